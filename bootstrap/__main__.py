@@ -1,0 +1,2 @@
+"""rshiv warm path (placeholder)."""
+_BAKED = None  # rshiv:baked

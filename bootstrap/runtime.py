@@ -1,0 +1,1 @@
+"""rshiv cold path (placeholder)."""

@@ -1,0 +1,111 @@
+//! `environment.json` (shiv's fields, so `shiv-info` reads it, plus rshiv's) and the
+//! constants baked into `__main__.py`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What a distribution in the payload is, from its `*.dist-info/METADATA` (PEP 566/643).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Distribution {
+    pub name: String,
+    pub version: String,
+    /// `License-Expression`, else `License`, else the `License ::` classifiers joined.
+    pub license: Option<String>,
+    pub summary: Option<String>,
+    /// The `Tag:` lines of its `WHEEL` file (`py3-none-any`, `cp311-cp311-manylinux_2_17_x86_64`).
+    pub tags: Vec<String>,
+}
+
+/// What the compiled extensions in the payload need from the interpreter running it,
+/// derived from the wheel tags (PEP 425). `None` in `Baked::native` means pure Python.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Native {
+    /// `[3, 11]` when an extension is built for exactly that CPython (a `cp311` ABI).
+    pub python: Option<[u32; 2]>,
+    /// `[3, 8]` when the most demanding stable-ABI (`abi3`) extension needs at least that.
+    pub abi3: Option<[u32; 2]>,
+    /// `sys.platform` that the platform tags need: `linux`, `darwin` or `win32`.
+    pub platform: Option<String>,
+    /// Acceptable `os.uname().machine` values (`["x86_64"]`, `["aarch64", "arm64"]`).
+    pub machines: Vec<String>,
+    /// `glibc` or `musl` on Linux.
+    pub libc: Option<String>,
+    /// Lowest glibc or musl version the manylinux/musllinux tags ask for, `[2, 17]`.
+    pub libc_min: Option<[u32; 2]>,
+    /// The non-pure tags themselves, for the error message.
+    pub tags: Vec<String>,
+}
+
+/// The constants baked into `__main__.py` as the `_BAKED` dict. Everything the warm path
+/// needs is here, so that a warm start reads nothing from the archive.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Baked {
+    /// Format version of this dict and of the archive layout: 1.
+    pub format: u32,
+    /// The app's name: the output file's stem (`api` for `api.pyz`). The cache directory is
+    /// `<root>/<name>_<build_id>`, so renamed copies and symlinks share one extraction.
+    pub name: String,
+    pub build_id: String,
+    /// `module:attr` or `module` (run as `python -m module`).
+    pub entry_point: Option<String>,
+    /// A script to run as `__main__`, by its payload path (`bin/tool`).
+    pub script: Option<String>,
+    /// Every `[console_scripts]` entry in the payload: name -> `module:attr`. A pyz invoked
+    /// through a symlink named after one of them runs that one.
+    pub console_scripts: BTreeMap<String, String>,
+    /// The baked default cache root (`--root`); `$VAR` means read VAR at run time.
+    pub root: Option<String>,
+    /// Names of the `.pth` files at the top of site-packages, sorted.
+    pub pth: Vec<String>,
+    pub compile_pyc: bool,
+    pub extend_pythonpath: bool,
+    pub no_modify: bool,
+    /// Payload path of the preamble (`bin/preamble.py`).
+    pub preamble: Option<String>,
+    /// Keep the user's and the system's site-packages off `sys.path`.
+    pub isolated: bool,
+    /// A successful first run removes older, unused extractions of the same app.
+    pub prune_old_builds: bool,
+    /// Number of files and their total size, for the status line of a long first run.
+    pub files: u64,
+    pub unpacked_bytes: u64,
+    /// Needs of compiled extensions; `None` for a pure-Python payload.
+    pub native: Option<Native>,
+}
+
+/// `environment.json`: shiv 1.0.8's fields with the same names and meanings, then rshiv's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    // shiv's fields.
+    pub shiv_version: String,
+    pub always_write_cache: bool,
+    pub build_id: String,
+    /// `%Y-%m-%d %H:%M:%S` of the build time (SOURCE_DATE_EPOCH, else 1980-01-01 00:00:00).
+    pub built_at: String,
+    /// sha256 of each `.py` by payload path, with `--no-modify`; else empty.
+    pub hashes: BTreeMap<String, String>,
+    pub no_modify: bool,
+    pub reproducible: bool,
+    pub preamble: Option<String>,
+    pub entry_point: Option<String>,
+    pub compile_pyc: bool,
+    pub extend_pythonpath: bool,
+    pub prepend_pythonpath: Option<String>,
+    pub root: Option<String>,
+    pub script: Option<String>,
+    // rshiv's fields.
+    pub rshiv_version: String,
+    /// `rshiv-1`: the layout described in `archive`.
+    pub format: String,
+    pub name: String,
+    pub console_script: Option<String>,
+    pub shebang: String,
+    pub compression: String,
+    pub files: u64,
+    pub unpacked_bytes: u64,
+    pub isolated: bool,
+    pub prune_old_builds: bool,
+    pub distributions: Vec<Distribution>,
+    pub native: Option<Native>,
+}

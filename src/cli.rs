@@ -1,0 +1,325 @@
+//! The command line, as clap definitions: the `///` comments are the `--help` text.
+//!
+//! shiv's interface is `shiv [OPTIONS] [PIP_ARGS]...` where every token shiv does not know
+//! goes to pip. clap cannot pass unknown options through, so [`split_args`] first sorts the
+//! raw arguments into rshiv's own and the installer's, using these very definitions.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+/// Build a Python project and its dependencies into one executable zip app (PEP 441).
+///
+/// Arguments rshiv does not know go to the installer unchanged: requirements, `.`,
+/// `-r FILE`, `--index-url`, `--find-links`, `--no-index`, `--platform`, ... Everything
+/// after `--` goes to the installer too.
+#[derive(Debug, Parser)]
+#[command(name = "rshiv", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(after_help = "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// The subcommands; a bare `rshiv [OPTIONS] [PIP_ARGS]` builds.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what is inside a pyz built by rshiv or shiv.
+    Info(InfoArgs),
+    /// List and clean the extractions that pyz files leave in their cache root.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print rshiv's man page (roff).
+    Man,
+}
+
+/// `rshiv info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The pyz file to read.
+    pub pyz: PathBuf,
+    /// Print one JSON object instead of the human view.
+    #[arg(long)]
+    pub json: bool,
+    /// Write a CycloneDX (1.5, JSON) bill of materials of the payload to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub sbom: Option<PathBuf>,
+}
+
+/// `rshiv cache ...`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List every extraction: app, build id, size, last used.
+    List {
+        #[command(flatten)]
+        root: RootArg,
+        /// Print a JSON array, one object per extraction.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every extraction that no running process uses.
+    Clean {
+        #[command(flatten)]
+        root: RootArg,
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove old extractions per app, keeping the ones in use.
+    Prune {
+        #[command(flatten)]
+        root: RootArg,
+        /// Remove extractions not used for this long (`30d`, `12h`, `90m`, `1w`).
+        #[arg(long, value_name = "DURATION")]
+        older_than: Option<String>,
+        /// Keep the N most recently used extractions of each app.
+        #[arg(long, value_name = "N")]
+        keep_latest: Option<usize>,
+        /// Say what would be removed, remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// The cache root a `cache` subcommand works on.
+#[derive(Debug, Args)]
+pub struct RootArg {
+    /// Cache root [default: $RSHIV_ROOT, $SHIV_ROOT, ${XDG_CACHE_HOME:-~/.cache}/rshiv]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+/// Which installer resolves and installs the requirements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallerChoice {
+    /// uv when it is on PATH, else `python -m pip`.
+    Auto,
+    Uv,
+    Pip,
+}
+
+/// The build options: shiv's, then rshiv's own.
+#[derive(Debug, Args, Default)]
+pub struct BuildArgs {
+    /// The entry point: `package.module:function`, or `package.module` to run as `-m`.
+    #[arg(short = 'e', long, value_name = "MOD[:ATTR]")]
+    pub entry_point: Option<String>,
+
+    /// Run this console script of the payload (from its `entry_points.txt`, else `bin/NAME`).
+    #[arg(short = 'c', long, value_name = "NAME")]
+    pub console_script: Option<String>,
+
+    /// Where to write the pyz.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output_file: Option<PathBuf>,
+
+    /// The interpreter for the shebang line [default: /usr/bin/env python3].
+    #[arg(short = 'p', long, value_name = "TEXT")]
+    pub python: Option<String>,
+
+    /// Add the contents of this site-packages directory to the payload (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub site_packages: Vec<PathBuf>,
+
+    /// Compress the payload (deflate; the default).
+    #[arg(long, overrides_with = "uncompressed")]
+    pub compressed: bool,
+
+    /// Store the payload without compression.
+    #[arg(long, overrides_with = "compressed")]
+    pub uncompressed: bool,
+
+    /// How to compress: stored, deflate, deflate-1 ... deflate-12, bzip2, lzma [default: deflate-6].
+    #[arg(long, value_name = "METHOD")]
+    pub compression: Option<String>,
+
+    /// Compile the payload to .pyc files on the first run.
+    #[arg(long)]
+    pub compile_pyc: bool,
+
+    /// Add the payload to PYTHONPATH for subprocesses.
+    #[arg(short = 'E', long)]
+    pub extend_pythonpath: bool,
+
+    /// Accepted for shiv compatibility: rshiv's builds are always deterministic.
+    #[arg(long)]
+    pub reproducible: bool,
+
+    /// Refuse to run when an extracted .py file was changed or deleted.
+    #[arg(long)]
+    pub no_modify: bool,
+
+    /// A script to run before the entry point (.py runs in-process, others as a command).
+    #[arg(long, value_name = "FILE")]
+    pub preamble: Option<PathBuf>,
+
+    /// Default cache root baked into the pyz; `$VAR` means read VAR at run time.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<String>,
+
+    /// Use this build id instead of the payload's hash.
+    #[arg(long, value_name = "ID")]
+    pub build_id: Option<String>,
+
+    /// Which installer to use.
+    #[arg(long, value_enum, value_name = "NAME")]
+    pub installer: Option<InstallerChoice>,
+
+    /// The interpreter pip runs under and uv installs for [default: python3 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub build_python: Option<PathBuf>,
+
+    /// Keep the user's and the system's site-packages off sys.path at run time.
+    #[arg(long)]
+    pub isolated: bool,
+
+    /// On its first run, the pyz removes older unused extractions of the same app.
+    #[arg(long)]
+    pub prune_old_builds: bool,
+
+    /// Worker threads for compression [default: one per core].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Show the installer's full output.
+    #[arg(short = 'v', long, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print nothing but errors.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Arguments for the installer (filled by `split_args`, never by clap itself).
+    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub installer_args: Vec<OsString>,
+}
+
+/// Tokens that start a subcommand when they come first.
+const SUBCOMMANDS: &[&str] = &["info", "cache", "completions", "man", "help"];
+
+/// Sort raw arguments (without the program name) into those clap should parse and those
+/// that go to the installer, the way shiv's click setup does: a token that names one of
+/// rshiv's options is rshiv's (with its value), everything else is the installer's, and so
+/// is everything after `--`.
+pub fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
+    if let Some(first) = args.first().and_then(|a| a.to_str()) {
+        if SUBCOMMANDS.contains(&first) {
+            return (args, Vec::new());
+        }
+    }
+    let command = Cli::command();
+    let known: Vec<(Option<char>, Option<&str>, bool)> = command
+        .get_arguments()
+        .filter(|arg| !arg.is_positional())
+        .map(|arg| {
+            let takes_value = arg.get_action().takes_values();
+            (arg.get_short(), arg.get_long(), takes_value)
+        })
+        .chain([(Some('h'), Some("help"), false), (Some('V'), Some("version"), false)])
+        .collect();
+
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    let mut iter = args.into_iter();
+    while let Some(arg) = iter.next() {
+        let Some(text) = arg.to_str() else {
+            theirs.push(arg);
+            continue;
+        };
+        if text == "--" {
+            theirs.extend(iter.by_ref());
+            break;
+        }
+        let matched = if let Some(long) = text.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            known
+                .iter()
+                .find(|(_, l, _)| *l == Some(name))
+                .map(|&(_, _, takes)| takes && !inline)
+        } else if let Some(short) = text.strip_prefix('-').filter(|s| !s.is_empty()) {
+            let mut chars = short.chars();
+            let first = chars.next();
+            let attached = chars.next().is_some();
+            known
+                .iter()
+                .find(|(s, _, _)| *s == first)
+                .map(|&(_, _, takes)| takes && !attached)
+        } else {
+            None
+        };
+        match matched {
+            Some(needs_next) => {
+                ours.push(arg);
+                if needs_next {
+                    if let Some(value) = iter.next() {
+                        ours.push(value);
+                    }
+                }
+            }
+            None => theirs.push(arg),
+        }
+    }
+    (ours, theirs)
+}
+
+/// Parse the process's arguments: clap for rshiv's own, the rest for the installer.
+pub fn parse() -> Cli {
+    let mut raw = std::env::args_os();
+    let program = raw.next().unwrap_or_else(|| "rshiv".into());
+    let (ours, theirs) = split_args(raw.collect());
+    let mut cli = Cli::parse_from(std::iter::once(program).chain(ours));
+    cli.build.installer_args = theirs;
+    cli
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(args: &[&str]) -> (Vec<String>, Vec<String>) {
+        let (a, b) = split_args(args.iter().map(OsString::from).collect());
+        let s = |v: Vec<OsString>| v.into_iter().map(|s| s.into_string().unwrap()).collect();
+        (s(a), s(b))
+    }
+
+    #[test]
+    fn unknown_options_and_values_go_to_the_installer() {
+        let (ours, theirs) = split(&[
+            "--no-index", "--find-links", "wheels", "-c", "app", "-o", "app.pyz", "-r",
+            "req.txt", ".", "--python=/x",
+        ]);
+        assert_eq!(ours, ["-c", "app", "-o", "app.pyz", "--python=/x"]);
+        assert_eq!(theirs, ["--no-index", "--find-links", "wheels", "-r", "req.txt", "."]);
+    }
+
+    #[test]
+    fn everything_after_double_dash_is_the_installers() {
+        let (ours, theirs) = split(&["-o", "x.pyz", "--", "-c", "constraints.txt"]);
+        assert_eq!(ours, ["-o", "x.pyz"]);
+        assert_eq!(theirs, ["-c", "constraints.txt"]);
+    }
+
+    #[test]
+    fn subcommands_are_left_to_clap() {
+        let (ours, theirs) = split(&["cache", "list", "--root", "x"]);
+        assert_eq!(ours, ["cache", "list", "--root", "x"]);
+        assert!(theirs.is_empty());
+    }
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+}
