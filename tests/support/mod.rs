@@ -174,6 +174,22 @@ impl Test {
             .run()
     }
 
+    /// Where a pyz of this test extracts under the test's cache root:
+    /// `<root>/<stem>_<build id>`, the build id read from its `environment.json`.
+    #[track_caller]
+    pub fn extraction(&self, pyz: &str) -> PathBuf {
+        let path = self.path(pyz);
+        let stem = path
+            .file_stem()
+            .expect("a pyz has a name")
+            .to_string_lossy();
+        let environment = Pyz::open(&path).environment();
+        let id = environment["build_id"]
+            .as_str()
+            .expect("build_id is a string");
+        self.root().join(format!("{stem}_{id}"))
+    }
+
     /// Run a pyz with `python`: `python PYZ`.
     pub fn pyz(&self, python: &Path, pyz: impl AsRef<Path>) -> Cmd {
         let mut cmd = self.command(python);
@@ -617,6 +633,23 @@ def text():
 
 def argv():
     print(sys.argv[1:])
+
+
+def path():
+    print("\n".join(sys.path))
+
+
+def env_keys():
+    import os
+
+    print(" ".join(sorted(k for k in os.environ if "SHIV_" in k)))
+
+
+def child():
+    """Exit with what a child interpreter gets importing greet: 0 when it can."""
+    import subprocess
+
+    return subprocess.call([sys.executable, "-c", "import greet"], stderr=subprocess.DEVNULL)
 "#,
         )
         .file("greet/__main__.py", "print('greet as a module')\n")
