@@ -637,19 +637,21 @@ fn everything_after_double_dash_goes_to_the_installer() {
 }
 
 /// With no requirement and no `--site-packages`, rshiv builds the current directory's
-/// project and says so.
+/// project and says so. (The installers' own variables keep it off the index.)
 #[test]
 fn builds_the_project_in_the_current_directory() {
     let python = python!(11);
     let t = Test::new();
-    proj().write(&t.path("proj"));
+    let dir = proj().write(&t.path("proj"));
     t.rshiv()
         .current_dir("proj")
         .installer(Installer::preferred())
-        .args(["--no-index", "-c", "proj", "-o", "proj.pyz"])
+        .env("PIP_NO_INDEX", "1")
+        .env("UV_NO_INDEX", "1")
+        .args(["-c", "proj", "-o", "proj.pyz"])
         .run()
         .success()
-        .stderr_line_with(&["current directory"]);
+        .stderr_line_with(&["project", &dir.to_string_lossy()]);
     t.pyz(&python, "proj/proj.pyz")
         .run()
         .success()

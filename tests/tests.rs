@@ -9,3 +9,15 @@ mod build;
 
 // The fixtures themselves, checked with pip and uv alone.
 mod fixtures;
+
+// Running a pyz: dispatch, sys.path, .pth files, the cache, under every CPython.
+mod run;
+
+// The SHIV_*/RSHIV_* variables a pyz reads at run time.
+mod env;
+
+// Bad input: one clear error naming the culprit, no panic, nothing left behind.
+mod errors;
+
+// The package index: the simple_api example built and served (RSHIV_TEST_OFFLINE=1 skips).
+mod network;

@@ -68,6 +68,40 @@ macro_rules! uv {
     };
 }
 
+/// Define `mod $check` with one test per supported CPython, `cpython_3_8` ... `cpython_3_13`,
+/// each calling `$check(minor)`; a missing CPython skips its test.
+#[macro_export]
+macro_rules! every_cpython {
+    ($check:ident) => {
+        mod $check {
+            #[test]
+            fn cpython_3_8() {
+                super::$check(8)
+            }
+            #[test]
+            fn cpython_3_9() {
+                super::$check(9)
+            }
+            #[test]
+            fn cpython_3_10() {
+                super::$check(10)
+            }
+            #[test]
+            fn cpython_3_11() {
+                super::$check(11)
+            }
+            #[test]
+            fn cpython_3_12() {
+                super::$check(12)
+            }
+            #[test]
+            fn cpython_3_13() {
+                super::$check(13)
+            }
+        }
+    };
+}
+
 /// One test's world: a temporary directory that holds its inputs, its outputs and its cache
 /// root (`RSHIV_ROOT`), deleted when the test ends.
 pub struct Test {
@@ -326,13 +360,37 @@ impl Cmd {
         self.env("PATH", path)
     }
 
+    /// Start the command and return at once (a server, a run to kill), its stdout and
+    /// stderr going to the file `log`.
+    #[track_caller]
+    pub fn spawn(&mut self, log: &Path) -> std::process::Child {
+        let file =
+            std::fs::File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        let copy = file.try_clone().expect("duplicate the log file");
+        let mut command = self.command();
+        command.stdin(Stdio::null()).stdout(file).stderr(copy);
+        command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{self}`: {e}"))
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command.args(&self.args).current_dir(&self.cwd);
+        for (key, value) in &self.env {
+            match value {
+                Some(value) => command.env(key, value),
+                None => command.env_remove(key),
+            };
+        }
+        command
+    }
+
     /// Run to completion (or [`TIMEOUT`]) and capture everything.
     #[track_caller]
     pub fn run(&mut self) -> Output {
-        let mut command = Command::new(&self.program);
+        let mut command = self.command();
         command
-            .args(&self.args)
-            .current_dir(&self.cwd)
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -340,12 +398,6 @@ impl Cmd {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for (key, value) in &self.env {
-            match value {
-                Some(value) => command.env(key, value),
-                None => command.env_remove(key),
-            };
-        }
         let shown = self.to_string();
         let mut child = command
             .spawn()
