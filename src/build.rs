@@ -40,7 +40,13 @@ pub fn say(settings: &Settings, message: &str) {
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
     if let Some(dir) = &settings.project_dir {
-        say(settings, &format!("no requirements given: building the project in {}", dir.display()));
+        say(
+            settings,
+            &format!(
+                "no requirements given: building the project in {}",
+                dir.display()
+            ),
+        );
     }
     let staging = tempfile::Builder::new()
         .prefix("rshiv-stage-")
@@ -49,8 +55,16 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let mut interpreter = None;
     if !settings.installer_args.is_empty() {
         let installer = Installer::detect(settings.installer, settings.build_python.as_deref())?;
-        say(settings, &format!("installing with {}", installer.describe()));
-        installer.install(staging.path(), &settings.installer_args, settings.verbose, progress)?;
+        say(
+            settings,
+            &format!("installing with {}", installer.describe()),
+        );
+        installer.install(
+            staging.path(),
+            &settings.installer_args,
+            settings.verbose,
+            progress,
+        )?;
         stage::normalize_installed(staging.path())?;
         interpreter = Some(installer.python);
     }
@@ -204,7 +218,10 @@ fn write_atomically<T>(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name = output.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
     let mut temp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")

@@ -26,7 +26,12 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
         Some(cli::Command::Completions { shell }) => {
-            clap_complete::generate(shell, &mut <cli::Cli as clap::CommandFactory>::command(), "rshiv", stdout);
+            clap_complete::generate(
+                shell,
+                &mut <cli::Cli as clap::CommandFactory>::command(),
+                "rshiv",
+                stdout,
+            );
         }
         Some(cli::Command::Man) => {
             clap_mangen::Man::new(<cli::Cli as clap::CommandFactory>::command()).render(stdout)?;

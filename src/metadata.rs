@@ -130,10 +130,17 @@ mod tests {
         assert_eq!(dist.tags, ["py3-none-any"]);
 
         let classifier_only = "Name: x\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\n";
-        assert_eq!(parse_distribution(classifier_only, None).license.as_deref(), Some("MIT License"));
+        assert_eq!(
+            parse_distribution(classifier_only, None).license.as_deref(),
+            Some("MIT License")
+        );
 
-        let expression = "Name: x\nVersion: 1\nLicense-Expression: MIT OR Apache-2.0\nLicense: long\n  text\n";
-        assert_eq!(parse_distribution(expression, None).license.as_deref(), Some("MIT OR Apache-2.0"));
+        let expression =
+            "Name: x\nVersion: 1\nLicense-Expression: MIT OR Apache-2.0\nLicense: long\n  text\n";
+        assert_eq!(
+            parse_distribution(expression, None).license.as_deref(),
+            Some("MIT OR Apache-2.0")
+        );
 
         let long_text = "Name: x\nVersion: 1\nLicense: Copyright\n  all rights\n";
         assert_eq!(parse_distribution(long_text, None).license, None);

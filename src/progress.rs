@@ -49,7 +49,9 @@ impl Bars {
         if quiet || !std::io::stderr().is_terminal() {
             Box::new(Silent)
         } else {
-            Box::new(Bars { bar: Mutex::new(None) })
+            Box::new(Bars {
+                bar: Mutex::new(None),
+            })
         }
     }
 

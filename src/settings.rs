@@ -66,7 +66,9 @@ impl Settings {
         check_output_dir(&output)?;
         let shebang = shebang_line(args.python.as_deref().unwrap_or("/usr/bin/env python3"))?;
         let entry = match (args.entry_point, args.console_script) {
-            (Some(_), Some(_)) => bail!("-e/--entry-point and -c/--console-script exclude each other"),
+            (Some(_), Some(_)) => {
+                bail!("-e/--entry-point and -c/--console-script exclude each other")
+            }
             (Some(entry_point), None) => Entry::EntryPoint(check_entry_point(&entry_point)?),
             (None, Some(script)) => Entry::ConsoleScript(script),
             (None, None) => Entry::Interpreter,
@@ -82,7 +84,10 @@ impl Settings {
             }
         }
         if let Some(id) = &args.build_id {
-            let safe = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            let safe = !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
             if !safe {
                 bail!("--build-id {id:?}: use letters, digits, '.', '_' and '-' only (it names a directory)");
             }
@@ -135,7 +140,10 @@ impl Settings {
 
 /// `api.pyz` -> `api`. It names the cache directory, so it must be a plain name.
 fn app_name(output: &Path) -> Result<String> {
-    let stem = output.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let stem = output
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default();
     if stem.is_empty() || stem.starts_with('.') {
         bail!("-o {}: the output needs a file name", output.display());
     }
@@ -158,7 +166,11 @@ fn check_output_dir(output: &Path) -> Result<()> {
 
 /// shiv's `-p`: the interpreter text, to which `#!` is prepended unless already there.
 fn shebang_line(python: &str) -> Result<String> {
-    let line = if python.starts_with("#!") { python.to_string() } else { format!("#!{python}") };
+    let line = if python.starts_with("#!") {
+        python.to_string()
+    } else {
+        format!("#!{python}")
+    };
     if line.contains('\n') {
         bail!("-p/--python must be one line");
     }
@@ -199,14 +211,19 @@ mod tests {
         for good in ["a", "a.b:c", "pkg.__main__:main", "m:obj.method", "_x:y_1"] {
             assert!(check_entry_point(good).is_ok(), "{good}");
         }
-        for bad in ["", ":", "a:", ":b", "a:b:c", "1a:b", "a..b:c", "a b:c", "a-b:c"] {
+        for bad in [
+            "", ":", "a:", ":b", "a:b:c", "1a:b", "a..b:c", "a b:c", "a-b:c",
+        ] {
             assert!(check_entry_point(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn shebangs() {
-        assert_eq!(shebang_line("/usr/bin/env python3").unwrap(), "#!/usr/bin/env python3");
+        assert_eq!(
+            shebang_line("/usr/bin/env python3").unwrap(),
+            "#!/usr/bin/env python3"
+        );
         assert_eq!(shebang_line("#!/opt/py").unwrap(), "#!/opt/py");
         assert!(shebang_line(&"x".repeat(125)).is_ok());
         assert!(shebang_line(&"x".repeat(126)).is_err());

@@ -38,7 +38,11 @@ pub struct Tree {
 pub fn normalize_installed(dir: &Path) -> Result<()> {
     remove_if_exists(&dir.join(".lock"))?;
     for entry in read_dir_sorted(dir)? {
-        let name = entry.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = entry
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         if !name.ends_with(".dist-info") || !entry.is_dir() {
             continue;
         }
@@ -63,14 +67,20 @@ pub fn normalize_installed(dir: &Path) -> Result<()> {
 
 /// Rewrite the shebang of the scripts this distribution's RECORD lists under `bin/`.
 /// Returns payload path -> (new RECORD hash, size).
-fn rewrite_script_shebangs(dir: &Path, dist_info: &Path) -> Result<BTreeMap<String, (String, u64)>> {
+fn rewrite_script_shebangs(
+    dir: &Path,
+    dist_info: &Path,
+) -> Result<BTreeMap<String, (String, u64)>> {
     let mut rewritten = BTreeMap::new();
     let Ok(record) = fs_err::read_to_string(dist_info.join("RECORD")) else {
         return Ok(rewritten);
     };
     for line in record.lines() {
         let path = record_path(line);
-        let Some(script) = path.rsplit_once("bin/").map(|(_, name)| format!("bin/{name}")) else {
+        let Some(script) = path
+            .rsplit_once("bin/")
+            .map(|(_, name)| format!("bin/{name}"))
+        else {
             continue;
         };
         let file = dir.join(&script);
@@ -82,12 +92,15 @@ fn rewrite_script_shebangs(dir: &Path, dist_info: &Path) -> Result<BTreeMap<Stri
         };
         let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
         let first = String::from_utf8_lossy(&rest[..end]);
-        if !first.starts_with('/') || !first.contains("python") || first.trim() == &PORTABLE_SHEBANG[2..] {
+        if !first.starts_with('/')
+            || !first.contains("python")
+            || first.trim() == &PORTABLE_SHEBANG[2..]
+        {
             continue;
         }
         let mut new = PORTABLE_SHEBANG.as_bytes().to_vec();
         new.extend_from_slice(&rest[end..]);
-        fs_err::write(&file, &new)?;
+        replace_file(&file, &new)?;
         rewritten.insert(script, (record_hash(&new), new.len() as u64));
     }
     Ok(rewritten)
@@ -112,14 +125,26 @@ fn rewrite_record(
         if removed.contains(path) {
             continue;
         }
-        let script = path.rsplit_once("bin/").map(|(_, name)| format!("bin/{name}"));
+        let script = path
+            .rsplit_once("bin/")
+            .map(|(_, name)| format!("bin/{name}"));
         match script.as_ref().and_then(|s| rewritten.get(s)) {
             Some((hash, size)) => out.push_str(&format!("{path},sha256={hash},{size}")),
             None => out.push_str(line),
         }
         out.push('\n');
     }
-    fs_err::write(record, out)?;
+    replace_file(record, out.as_bytes())
+}
+
+/// Write `bytes` as a new file at `path`. uv installs by hard-linking from its cache, so
+/// writing into the existing inode could change the cache itself.
+/// The file's permissions are kept.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let permissions = fs_err::metadata(path)?.permissions();
+    fs_err::remove_file(path)?;
+    fs_err::write(path, bytes)?;
+    fs_err::set_permissions(path, permissions)?;
     Ok(())
 }
 
@@ -136,7 +161,8 @@ fn record_hash(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut out = String::with_capacity(43);
     for chunk in digest.chunks(3) {
-        let n = chunk.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        let n =
+            chunk.iter().fold(0u32, |acc, &b| acc << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
         for i in 0..=chunk.len() {
             out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
         }
@@ -157,7 +183,10 @@ pub fn collect(roots: &[PathBuf]) -> Result<Tree> {
 
 fn add_root(files: &mut BTreeMap<String, PayloadFile>, root: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let walker = WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
+    let walker = WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
     let entries = walker.filter_entry(|e| e.file_name() != "__pycache__");
     for entry in entries {
         let entry = entry.with_context(|| format!("could not read {}", root.display()))?;
@@ -166,7 +195,10 @@ fn add_root(files: &mut BTreeMap<String, PayloadFile>, root: &Path) -> Result<()
         }
         let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
         let Some(path) = relative.to_str() else {
-            bail!("{}: file names must be UTF-8 to go into a zip", entry.path().display());
+            bail!(
+                "{}: file names must be UTF-8 to go into a zip",
+                entry.path().display()
+            );
         };
         if path.ends_with(".pyc") || path.ends_with(".pyo") {
             continue;
@@ -179,7 +211,11 @@ fn add_root(files: &mut BTreeMap<String, PayloadFile>, root: &Path) -> Result<()
         let path = path.replace(std::path::MAIN_SEPARATOR, "/");
         files.insert(
             path.clone(),
-            PayloadFile { path, source: entry.into_path(), executable: mode & 0o111 != 0 },
+            PayloadFile {
+                path,
+                source: entry.into_path(),
+                executable: mode & 0o111 != 0,
+            },
         );
     }
     Ok(())
@@ -197,7 +233,10 @@ fn read_metadata(tree: &mut Tree) -> Result<()> {
         if !path.contains('/') && path.ends_with(".pth") {
             tree.pth.push(path.clone());
         }
-        let Some(dist_info) = path.strip_suffix("/METADATA").filter(|d| d.ends_with(".dist-info")) else {
+        let Some(dist_info) = path
+            .strip_suffix("/METADATA")
+            .filter(|d| d.ends_with(".dist-info"))
+        else {
             continue;
         };
         let text = fs_err::read_to_string(source)?;
@@ -206,13 +245,16 @@ fn read_metadata(tree: &mut Tree) -> Result<()> {
             .get(&format!("{dist_info}/WHEEL"))
             .map(|f| fs_err::read_to_string(&f.source))
             .transpose()?;
-        tree.distributions.push(metadata::parse_distribution(&text, wheel.as_deref()));
+        tree.distributions
+            .push(metadata::parse_distribution(&text, wheel.as_deref()));
         if let Some(entry_points) = tree.files.get(&format!("{dist_info}/entry_points.txt")) {
             let text = fs_err::read_to_string(&entry_points.source)?;
-            tree.console_scripts.extend(metadata::console_scripts(&text));
+            tree.console_scripts
+                .extend(metadata::console_scripts(&text));
         }
     }
-    tree.distributions.sort_by_key(|d| metadata::normalize_name(&d.name));
+    tree.distributions
+        .sort_by_key(|d| metadata::normalize_name(&d.name));
     Ok(())
 }
 
@@ -247,17 +289,29 @@ impl Tree {
     pub fn has_module(&self, module: &str) -> bool {
         let base = module.replace('.', "/");
         let package = format!("{base}/");
-        if self.files.range(package.clone()..).next().is_some_and(|(p, _)| p.starts_with(&package)) {
+        if self
+            .files
+            .range(package.clone()..)
+            .next()
+            .is_some_and(|(p, _)| p.starts_with(&package))
+        {
             return true;
         }
-        let (dir, stem) = base.rsplit_once('/').map_or(("", base.as_str()), |(d, s)| (d, s));
-        let prefix = if dir.is_empty() { format!("{stem}.") } else { format!("{dir}/{stem}.") };
+        let (dir, stem) = base
+            .rsplit_once('/')
+            .map_or(("", base.as_str()), |(d, s)| (d, s));
+        let prefix = if dir.is_empty() {
+            format!("{stem}.")
+        } else {
+            format!("{dir}/{stem}.")
+        };
         self.files
             .range(prefix.clone()..)
             .take_while(|(p, _)| p.starts_with(&prefix))
             .any(|(p, _)| {
                 let rest = &p[prefix.len()..];
-                !rest.contains('/') && (rest == "py" || rest.ends_with("so") || rest.ends_with("pyd"))
+                !rest.contains('/')
+                    && (rest == "py" || rest.ends_with("so") || rest.ends_with("pyd"))
             })
     }
 
@@ -265,7 +319,14 @@ impl Tree {
     pub fn add_file(&mut self, path: String, source: PathBuf) -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs_err::metadata(&source)?.permissions().mode();
-        self.files.insert(path.clone(), PayloadFile { path, source, executable: mode & 0o111 != 0 });
+        self.files.insert(
+            path.clone(),
+            PayloadFile {
+                path,
+                source,
+                executable: mode & 0o111 != 0,
+            },
+        );
         Ok(())
     }
 }
@@ -294,14 +355,26 @@ mod tests {
     #[test]
     fn record_hash_matches_pythons_urlsafe_b64() {
         // python3 -c "import hashlib,base64;print(base64.urlsafe_b64encode(hashlib.sha256(b'').digest()).rstrip(b'='))"
-        assert_eq!(record_hash(b""), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU");
-        assert_eq!(record_hash(b"pip\n"), "zuuue4knoyJ-UwPPXg8fezS7VCrXJQrAP7zeNuwvFQg");
+        assert_eq!(
+            record_hash(b""),
+            "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+        );
+        assert_eq!(
+            record_hash(b"pip\n"),
+            "zuuue4knoyJ-UwPPXg8fezS7VCrXJQrAP7zeNuwvFQg"
+        );
     }
 
     #[test]
     fn record_paths() {
-        assert_eq!(record_path("../../bin/demo,sha256=abc,227"), "../../bin/demo");
-        assert_eq!(record_path("demo-1.0.dist-info/RECORD,,"), "demo-1.0.dist-info/RECORD");
+        assert_eq!(
+            record_path("../../bin/demo,sha256=abc,227"),
+            "../../bin/demo"
+        );
+        assert_eq!(
+            record_path("demo-1.0.dist-info/RECORD,,"),
+            "demo-1.0.dist-info/RECORD"
+        );
     }
 
     fn tree_with(paths: &[&str]) -> Tree {
@@ -309,7 +382,11 @@ mod tests {
         for p in paths {
             tree.files.insert(
                 p.to_string(),
-                PayloadFile { path: p.to_string(), source: PathBuf::new(), executable: false },
+                PayloadFile {
+                    path: p.to_string(),
+                    source: PathBuf::new(),
+                    executable: false,
+                },
             );
         }
         tree
@@ -317,7 +394,14 @@ mod tests {
 
     #[test]
     fn modules_packages_and_extensions() {
-        let tree = tree_with(&["a/__init__.py", "a/b.py", "c.py", "d.cpython-311-x86_64-linux-gnu.so", "ns/x/y.py", "cd.py"]);
+        let tree = tree_with(&[
+            "a/__init__.py",
+            "a/b.py",
+            "c.py",
+            "d.cpython-311-x86_64-linux-gnu.so",
+            "ns/x/y.py",
+            "cd.py",
+        ]);
         for found in ["a", "a.b", "c", "d", "ns", "ns.x", "ns.x.y"] {
             assert!(tree.has_module(found), "{found}");
         }
@@ -329,9 +413,16 @@ mod tests {
     #[test]
     fn console_script_lookup_order_and_errors() {
         let mut tree = tree_with(&["bin/tool"]);
-        tree.console_scripts.insert("app".into(), "app.cli:main".into());
-        assert_eq!(tree.resolve_console_script("app").unwrap(), ConsoleTarget::EntryPoint("app.cli:main".into()));
-        assert_eq!(tree.resolve_console_script("tool").unwrap(), ConsoleTarget::Script("bin/tool".into()));
+        tree.console_scripts
+            .insert("app".into(), "app.cli:main".into());
+        assert_eq!(
+            tree.resolve_console_script("app").unwrap(),
+            ConsoleTarget::EntryPoint("app.cli:main".into())
+        );
+        assert_eq!(
+            tree.resolve_console_script("tool").unwrap(),
+            ConsoleTarget::Script("bin/tool".into())
+        );
         let err = tree.resolve_console_script("nope").unwrap_err().to_string();
         assert!(err.contains("\"nope\"") && err.contains("app"), "{err}");
     }

@@ -83,7 +83,11 @@ impl Tag {
         let python = parts.next()?.split('.').next()?.to_string();
         let abi = parts.next()?.split('.').next()?.to_string();
         let platform = parts.next()?.split('.').next()?.to_string();
-        Some(Tag { python, abi, platform })
+        Some(Tag {
+            python,
+            abi,
+            platform,
+        })
     }
 
     fn is_pure(&self) -> bool {
@@ -131,7 +135,11 @@ impl Platform {
         } else {
             return None;
         };
-        Some(Platform { os, machines: machines(rest), libc })
+        Some(Platform {
+            os,
+            machines: machines(rest),
+            libc,
+        })
     }
 }
 
@@ -172,7 +180,10 @@ mod tests {
 
     #[test]
     fn pure_payloads_need_nothing() {
-        assert_eq!(native_needs(&[dist(&["py3-none-any"]), dist(&["py2.py3-none-any"])]), None);
+        assert_eq!(
+            native_needs(&[dist(&["py3-none-any"]), dist(&["py2.py3-none-any"])]),
+            None
+        );
         assert_eq!(describe(None), "pure Python");
     }
 
@@ -180,7 +191,10 @@ mod tests {
     fn cpython_specific_manylinux() {
         let native = native_needs(&[
             dist(&["py3-none-any"]),
-            dist(&["cp311-cp311-manylinux_2_17_x86_64", "cp311-cp311-manylinux2014_x86_64"]),
+            dist(&[
+                "cp311-cp311-manylinux_2_17_x86_64",
+                "cp311-cp311-manylinux2014_x86_64",
+            ]),
         ])
         .unwrap();
         assert_eq!(native.python, Some([3, 11]));

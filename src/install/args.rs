@@ -7,15 +7,28 @@ use anyhow::{bail, Result};
 
 /// Options that would put the installation somewhere other than rshiv's staging tree
 /// (shiv refuses the same ones; `--opt=value` forms too, which shiv lets through).
-const REFUSED: &[&str] = &["-t", "--target", "--prefix", "--user", "--root", "-d", "--download", "--editable"];
+const REFUSED: &[&str] = &[
+    "-t",
+    "--target",
+    "--prefix",
+    "--user",
+    "--root",
+    "-d",
+    "--download",
+    "--editable",
+];
 
 /// Fail on an installer argument that would defeat the build.
 pub fn check_refused(args: &[OsString]) -> Result<()> {
     for arg in args.iter().filter_map(|a| a.to_str()) {
         let name = arg.split('=').next().unwrap_or(arg);
-        let short_attached = REFUSED.iter().any(|r| r.len() == 2 && arg.starts_with(r) && arg.len() > 2);
+        let short_attached = REFUSED
+            .iter()
+            .any(|r| r.len() == 2 && arg.starts_with(r) && arg.len() > 2);
         if REFUSED.contains(&name) || short_attached {
-            bail!("installer option {arg} is not allowed: rshiv decides where packages are installed");
+            bail!(
+                "installer option {arg} is not allowed: rshiv decides where packages are installed"
+            );
         }
     }
     Ok(())
@@ -62,9 +75,9 @@ pub fn translate_for_uv(args: &[OsString]) -> Result<Vec<OsString>> {
                     out.extend(iter.next().cloned());
                 }
             }
-            "--abi" | "--implementation" => bail!(
-                "installer option {name} is not supported by uv; use --installer pip"
-            ),
+            "--abi" | "--implementation" => {
+                bail!("installer option {name} is not supported by uv; use --installer pip")
+            }
             "--only-binary" | "--no-binary" | "--no-deps" => {
                 chose_binaries = true;
                 out.push(arg.clone());
@@ -80,8 +93,15 @@ pub fn translate_for_uv(args: &[OsString]) -> Result<Vec<OsString>> {
 
 /// pip's platform tag (`manylinux2014_x86_64`) as uv's target (`x86_64-manylinux2014`).
 fn uv_platform(tag: &str) -> Result<String> {
-    let arch_of = |rest: &str, known: &[&str]| known.iter().find(|a| rest.ends_with(*a)).map(|a| a.to_string());
-    const ARCHES: &[&str] = &["x86_64", "aarch64", "i686", "armv7l", "ppc64le", "s390x", "riscv64"];
+    let arch_of = |rest: &str, known: &[&str]| {
+        known
+            .iter()
+            .find(|a| rest.ends_with(*a))
+            .map(|a| a.to_string())
+    };
+    const ARCHES: &[&str] = &[
+        "x86_64", "aarch64", "i686", "armv7l", "ppc64le", "s390x", "riscv64",
+    ];
     let mapped = if let Some(rest) = tag.strip_prefix("manylinux_") {
         arch_of(rest, ARCHES).map(|arch| {
             let version = rest.trim_end_matches(&arch).trim_end_matches('_');
@@ -89,14 +109,24 @@ fn uv_platform(tag: &str) -> Result<String> {
         })
     } else if let Some(arch) = tag.strip_prefix("manylinux2014_") {
         Some(format!("{arch}-manylinux2014"))
-    } else if let Some(arch) = tag.strip_prefix("manylinux2010_").or(tag.strip_prefix("manylinux1_")) {
+    } else if let Some(arch) = tag
+        .strip_prefix("manylinux2010_")
+        .or(tag.strip_prefix("manylinux1_"))
+    {
         Some(format!("{arch}-manylinux_2_17"))
     } else if let Some(rest) = tag.strip_prefix("musllinux_") {
         arch_of(rest, ARCHES).map(|arch| format!("{arch}-unknown-linux-musl"))
     } else if let Some(arch) = tag.strip_prefix("linux_") {
         Some(format!("{arch}-unknown-linux-gnu"))
     } else if tag.starts_with("macosx_") {
-        Some(if tag.ends_with("arm64") { "aarch64-apple-darwin" } else { "x86_64-apple-darwin" }.to_string())
+        Some(
+            if tag.ends_with("arm64") {
+                "aarch64-apple-darwin"
+            } else {
+                "x86_64-apple-darwin"
+            }
+            .to_string(),
+        )
     } else if tag == "win_amd64" {
         Some("x86_64-pc-windows-msvc".to_string())
     } else if tag == "win32" {
@@ -120,27 +150,57 @@ mod tests {
 
     #[test]
     fn refuses_target_and_friends_in_every_spelling() {
-        for bad in ["--target", "--target=x", "-tx", "--user", "--prefix=/x", "-d", "--editable"] {
-            assert!(check_refused(&strings(&["requests", bad])).is_err(), "{bad}");
+        for bad in [
+            "--target",
+            "--target=x",
+            "-tx",
+            "--user",
+            "--prefix=/x",
+            "-d",
+            "--editable",
+        ] {
+            assert!(
+                check_refused(&strings(&["requests", bad])).is_err(),
+                "{bad}"
+            );
         }
-        assert!(check_refused(&strings(&["-r", "req.txt", "--no-index", "--find-links=w", "."])).is_ok());
+        assert!(check_refused(&strings(&[
+            "-r",
+            "req.txt",
+            "--no-index",
+            "--find-links=w",
+            "."
+        ]))
+        .is_ok());
     }
 
     #[test]
     fn cross_options_translate() {
         let out = translate_for_uv(&strings(&[
-            "--platform", "manylinux2014_x86_64", "--python-version", "3.8", "--pre", "numpy",
+            "--platform",
+            "manylinux2014_x86_64",
+            "--python-version",
+            "3.8",
+            "--pre",
+            "numpy",
         ]))
         .unwrap();
         let out: Vec<_> = out.iter().map(|s| s.to_str().unwrap()).collect();
         assert_eq!(
             out,
             [
-                "--python-platform=x86_64-manylinux2014", "--python-version", "3.8",
-                "--prerelease=allow", "numpy", "--only-binary=:all:",
+                "--python-platform=x86_64-manylinux2014",
+                "--python-version",
+                "3.8",
+                "--prerelease=allow",
+                "numpy",
+                "--only-binary=:all:",
             ]
         );
-        assert_eq!(uv_platform("manylinux_2_28_aarch64").unwrap(), "aarch64-manylinux_2_28");
+        assert_eq!(
+            uv_platform("manylinux_2_28_aarch64").unwrap(),
+            "aarch64-manylinux_2_28"
+        );
         assert!(translate_for_uv(&strings(&["--abi", "cp38"])).is_err());
     }
 }

@@ -25,9 +25,8 @@ impl Interpreter {
     pub fn find(requested: Option<&Path>) -> Result<Interpreter> {
         let path = match requested {
             Some(path) => path.to_path_buf(),
-            None => super::find_on_path("python3").context(
-                "no python3 on PATH to install with; pass --build-python PATH",
-            )?,
+            None => super::find_on_path("python3")
+                .context("no python3 on PATH to install with; pass --build-python PATH")?,
         };
         let output = Command::new(&path)
             .args(["-I", "-c", PROBE])
@@ -45,7 +44,10 @@ impl Interpreter {
         let (Some(executable), Some(version), Some(implementation)) =
             (lines.next(), lines.next(), lines.next())
         else {
-            bail!("build interpreter {} is not a working Python", path.display());
+            bail!(
+                "build interpreter {} is not a working Python",
+                path.display()
+            );
         };
         Ok(Interpreter {
             executable: PathBuf::from(executable),
@@ -67,6 +69,12 @@ impl Interpreter {
 
 impl fmt::Display for Interpreter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} ({})", self.implementation, self.version, self.executable.display())
+        write!(
+            f,
+            "{} {} ({})",
+            self.implementation,
+            self.version,
+            self.executable.display()
+        )
     }
 }

@@ -46,9 +46,9 @@ impl Installer {
             (InstallerChoice::Uv | InstallerChoice::Auto, Some(path)) => {
                 Box::new(uv::Uv::new(path, &python)?)
             }
-            (InstallerChoice::Uv, None) => bail!(
-                "uv is not installed (no `uv` on PATH); install it, or use --installer pip"
-            ),
+            (InstallerChoice::Uv, None) => {
+                bail!("uv is not installed (no `uv` on PATH); install it, or use --installer pip")
+            }
             (InstallerChoice::Pip | InstallerChoice::Auto, _) => Box::new(pip::Pip::new(&python)),
         };
         Ok(Installer { frontend, python })
@@ -72,7 +72,10 @@ impl Installer {
         let program = command.get_program().to_string_lossy().into_owned();
         progress.start(Step::Installing, None);
         let outcome = if verbose {
-            command.stdin(Stdio::null()).status().map(|status| (status, String::new()))
+            command
+                .stdin(Stdio::null())
+                .status()
+                .map(|status| (status, String::new()))
         } else {
             run_captured(command)
         };
@@ -87,7 +90,9 @@ impl Installer {
                 let _ = writeln!(stderr, "  | {line}");
             }
         }
-        let code = status.code().map_or("a signal".to_string(), |c| format!("exit code {c}"));
+        let code = status
+            .code()
+            .map_or("a signal".to_string(), |c| format!("exit code {c}"));
         let mut message = format!("{} failed ({code})", self.frontend.describe());
         if let Some(hint) = self.frontend.hint(&output) {
             message.push_str(": ");
@@ -100,7 +105,10 @@ impl Installer {
 /// Run with stdout and stderr merged into one captured text.
 fn run_captured(mut command: Command) -> io::Result<(std::process::ExitStatus, String)> {
     let (mut reader, writer) = io::pipe()?;
-    command.stdin(Stdio::null()).stdout(writer.try_clone()?).stderr(writer);
+    command
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
     let mut child = command.spawn()?;
     // The command holds the pipe's write ends: drop it so that reading ends with the child.
     drop(command);
@@ -132,5 +140,8 @@ fn last_error_line(output: &str, markers: &[&str]) -> Option<String> {
         .rev()
         .map(str::trim)
         .find(|line| markers.iter().any(|m| line.contains(m)))
-        .map(|line| line.trim_start_matches(['╰', '─', '▶', '×', ' ']).to_string())
+        .map(|line| {
+            line.trim_start_matches(['╰', '─', '▶', '×', ' '])
+                .to_string()
+        })
 }

@@ -14,7 +14,9 @@ pub struct Pip {
 
 impl Pip {
     pub fn new(python: &Interpreter) -> Pip {
-        Pip { python: python.executable.clone() }
+        Pip {
+            python: python.executable.clone(),
+        }
     }
 }
 
@@ -55,10 +57,17 @@ impl Frontend for Pip {
 fn cross_defaults(args: &[OsString]) -> Vec<&'static str> {
     let has = |names: &[&str]| {
         args.iter().filter_map(|a| a.to_str()).any(|a| {
-            names.iter().any(|n| a == *n || a.starts_with(&format!("{n}=")))
+            names
+                .iter()
+                .any(|n| a == *n || a.starts_with(&format!("{n}=")))
         })
     };
-    let cross = has(&["--platform", "--python-version", "--abi", "--implementation"]);
+    let cross = has(&[
+        "--platform",
+        "--python-version",
+        "--abi",
+        "--implementation",
+    ]);
     if cross && !has(&["--only-binary", "--no-binary", "--no-deps"]) {
         vec!["--only-binary=:all:"]
     } else {

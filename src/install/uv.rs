@@ -21,8 +21,16 @@ impl Uv {
             .output()
             .with_context(|| format!("could not run {}", program.display()))?;
         let text = String::from_utf8_lossy(&output.stdout);
-        let version = text.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
-        Ok(Uv { program, python: python.executable.clone(), version })
+        let version = text
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Uv {
+            program,
+            python: python.executable.clone(),
+            version,
+        })
     }
 }
 
