@@ -171,22 +171,28 @@ fn builds_are_byte_identical_from_any_directory() {
 fn source_date_epoch_sets_the_timestamps() {
     let t = Test::new();
     let wheels = t.wheels(&[greet()]);
-    for out in ["one.pyz", "two.pyz"] {
+    for out in ["one", "two"] {
         t.rshiv()
             .args(["--no-index", "--find-links"])
             .arg(&wheels)
             .installer(Installer::preferred())
-            .args(["greet", "-c", "greet", "-o", out])
+            .args([
+                "greet",
+                "-c",
+                "greet",
+                "-o",
+                &format!("{}/app.pyz", t.mkdir(out)),
+            ])
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .run()
             .success();
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
     assert!(
-        t.read("one.pyz") == t.read("two.pyz"),
+        t.read("one/app.pyz") == t.read("two/app.pyz"),
         "builds a second apart differ"
     );
-    let pyz = Pyz::open(t.path("one.pyz"));
+    let pyz = Pyz::open(t.path("one/app.pyz"));
     // 1700000000 is 2023-11-14 22:13:20 UTC.
     for member in pyz.payload() {
         assert_eq!(
@@ -278,6 +284,7 @@ fn failed_build_leaves_the_old_output_untouched() {
 fn rebuild_replaces_the_output_atomically() {
     let t = Test::new();
     let wheels = t.wheels(&[greet()]);
+    t.mkdir("out");
     t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels)
         .success();
     let before = t.read("out/app.pyz");
@@ -364,7 +371,7 @@ fn compressed_and_uncompressed() {
     t.build(&["greet", "-c", "greet", "-o", "default.pyz"], &wheels)
         .success();
     assert!(
-        t.read("default.pyz") == t.read("c.pyz"),
+        Pyz::open(t.path("default.pyz")).payload() == Pyz::open(t.path("c.pyz")).payload(),
         "deflate is not the default"
     );
 }
