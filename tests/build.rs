@@ -885,3 +885,97 @@ fn installer_output_is_shown_with_v_and_on_failure() {
         "{failed:?}"
     );
 }
+
+/// With only `--site-packages`, `-e` may still name a standard-library module.
+#[test]
+fn stdlib_entry_point_without_an_installer() {
+    let python = python!(11);
+    let t = Test::new();
+    t.write("sp/helper.py", "");
+    t.rshiv()
+        .args(["--site-packages", "sp", "-e", "json.tool", "-o", "json.pyz"])
+        .run()
+        .success();
+    t.pyz(&python, "json.pyz")
+        .stdin("[1]")
+        .run()
+        .success()
+        .stdout_is("[\n    1\n]\n");
+}
+
+/// Entry points as the entry points spec writes them: nested packages, namespace packages,
+/// dotted attributes, and console scripts with extras (`mod:attr [extra]`).
+#[test]
+fn entry_point_forms() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()
+        .file("greet/sub/__init__.py", "")
+        .file("greet/sub/deep.py", "def main():\n    print('deep')\n")
+        .file("nspkg/inner.py", "def main():\n    print('namespace')\n")
+        .file(
+            "greet/tools.py",
+            "class Tool:\n    @staticmethod\n    def run():\n        print('dotted')\n",
+        )
+        .console_script("fancy", "greet:main [color]")]);
+    for (flag, value, expected) in [
+        ("-e", "greet.sub.deep:main", "deep\n"),
+        ("-e", "nspkg.inner:main", "namespace\n"),
+        ("-e", "greet.tools:Tool.run", "dotted\n"),
+        ("-c", "fancy", "hello from greet\n"),
+    ] {
+        let out = format!("{}.pyz", value.replace([':', '.'], "-"));
+        t.build(&["greet", flag, value, "-o", &out], &wheels)
+            .success();
+        t.pyz(&python, &out).run().success().stdout_is(expected);
+    }
+}
+
+/// Every `--compression` method gives a pyz that runs.
+#[test]
+fn every_compression_method_runs() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for method in [
+        "stored",
+        "deflate",
+        "deflate-1",
+        "deflate-12",
+        "bzip2",
+        "lzma",
+    ] {
+        let out = format!("{}/app.pyz", t.mkdir(method));
+        t.build(
+            &["greet", "-c", "greet", "--compression", method, "-o", &out],
+            &wheels,
+        )
+        .success();
+        t.pyz(&python, &out)
+            .run()
+            .success()
+            .stdout_is("hello from greet\n");
+    }
+}
+
+/// Output names with spaces, several dots, or no extension: the stem names the app.
+#[test]
+fn output_names() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for (out, stem) in [
+        ("my app.pyz", "my app"),
+        ("api.v2.pyz", "api.v2"),
+        ("tool", "tool"),
+    ] {
+        t.build(&["greet", "-c", "greet", "-o", out], &wheels)
+            .success();
+        assert_eq!(Pyz::open(t.path(out)).environment()["name"], stem);
+        t.pyz(&python, out)
+            .run()
+            .success()
+            .stdout_is("hello from greet\n");
+        assert!(t.extraction(out).join("site-packages").is_dir(), "{out}");
+    }
+}

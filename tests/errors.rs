@@ -198,3 +198,42 @@ fn nothing_to_build() {
     let out = t.rshiv().args(["-c", "greet", "-o", "out/app.pyz"]).run();
     refused(&t, &out, &["pyproject.toml"]);
 }
+
+/// `--target=DIR` and friends are refused in their `=` spelling too (shiv lets them through).
+#[test]
+fn installer_options_with_inline_values_are_refused() {
+    let (t, wheels) = setup();
+    for bad in ["--target=x", "--prefix=x", "-tx"] {
+        let out = t
+            .rshiv()
+            .args(["--no-index", "--find-links"])
+            .arg(&wheels)
+            .args(["greet", "-c", "greet", "-o", "out/app.pyz", bad])
+            .run();
+        refused(&t, &out, &[bad]);
+    }
+}
+
+/// A bad `SHIV_ENTRY_POINT` at run time: one line naming it, no traceback.
+#[test]
+fn bad_entry_point_variable_at_run_time() {
+    let python = crate::python!(11);
+    let (t, wheels) = setup();
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    for (value, culprit) in [
+        ("nosuchmod:main", "nosuchmod"),
+        ("greet:nope", "greet:nope"),
+    ] {
+        t.pyz(&python, "app.pyz")
+            .env("SHIV_ENTRY_POINT", value)
+            .run()
+            .failure()
+            .stderr_line_with(&[culprit]);
+    }
+    t.pyz(&python, "app.pyz")
+        .env("SHIV_CONSOLE_SCRIPT", "nosuch")
+        .run()
+        .failure()
+        .stderr_line_with(&["nosuch", "greet-seven"]);
+}

@@ -408,3 +408,85 @@ fn symlink_named_after_a_console_script_runs_it() {
         .success()
         .stdout_is("hello from greet\n");
 }
+
+/// Odd payload files come out byte for byte: non-ASCII names, empty files, binary and
+/// incompressible data, deep paths; execute bits survive extraction.
+fn payload_fidelity(minor: u32) {
+    let python = python!(minor);
+    let t = Test::new();
+    let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let mut noise = Vec::with_capacity(1 << 20);
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    while noise.len() < 1 << 20 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        noise.extend_from_slice(&state.to_le_bytes());
+    }
+    let deep = "greet/a/b/c/d/e/f/g/h/deep.txt";
+    let wheels = t.wheels(&[greet()
+        .file("greet/données.py", "VALUE = 'é'\n")
+        .file("greet/empty.txt", "")
+        .file("greet/binary.bin", &binary)
+        .file("greet/noise.bin", &noise)
+        .file(deep, "deep\n")
+        .executable("greet/tool.sh", "#!/bin/sh\necho tool\n")]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    t.pyz(&python, "app.pyz").run().success();
+    let site = t.extraction("app.pyz").join("site-packages");
+    let read = |name: &str| {
+        std::fs::read(site.join(name)).unwrap_or_else(|e| panic!("read extracted {name}: {e}"))
+    };
+    assert_eq!(read("greet/données.py"), "VALUE = 'é'\n".as_bytes());
+    assert_eq!(read("greet/empty.txt"), b"");
+    assert!(read("greet/binary.bin") == binary);
+    assert!(read("greet/noise.bin") == noise);
+    assert_eq!(read(deep), b"deep\n");
+    let mode = std::fs::metadata(site.join("greet/tool.sh"))
+        .expect("stat tool.sh")
+        .mode();
+    assert_eq!(mode & 0o111, 0o111, "mode {mode:o}");
+    t.command(site.join("greet/tool.sh"))
+        .run()
+        .success()
+        .stdout_is("tool\n");
+}
+every_cpython!(payload_fidelity);
+
+/// The interpreter's own flags do not get in the way: `-I` (isolated), `-S` (no site),
+/// `-B`, and a relative path from another directory.
+#[test]
+fn interpreter_flags_and_relative_paths() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    for flag in ["-I", "-S", "-B", "-E"] {
+        t.command(&python)
+            .arg(flag)
+            .arg(t.path("app.pyz"))
+            .run()
+            .success()
+            .stdout_is("hello from greet\n");
+    }
+    t.mkdir("elsewhere");
+    t.command(&python)
+        .arg("../app.pyz")
+        .current_dir("elsewhere")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+}
+
+/// A script's own `sys.exit(N)` is its exit code.
+#[test]
+fn script_exit_codes_pass_through() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().script("three", "#!python\nimport sys\nsys.exit(3)\n")]);
+    t.build(&["greet", "-c", "three", "-o", "three.pyz"], &wheels)
+        .success();
+    t.pyz(&python, "three.pyz").run().code(3);
+}
