@@ -38,11 +38,12 @@ pub use super::compress::Compression;
 pub const PAYLOAD_NAME: &str = "_rshiv/payload.zip";
 
 /// Cap on file data held in memory at once (read, compressed, not yet written).
-pub const BUDGET: u64 = 64 << 20;
-/// Files up to this size are compressed in memory; larger ones are streamed.
-pub const WHOLE_FILE_LIMIT: u64 = 16 << 20;
+pub const BUDGET: u64 = if cfg!(test) { 512 << 10 } else { 64 << 20 };
+/// Files up to this size are compressed in memory; larger ones are streamed. (Tests use
+/// small limits so that small trees take every path.)
+pub const WHOLE_FILE_LIMIT: u64 = if cfg!(test) { 64 << 10 } else { 16 << 20 };
 /// Read buffer of a streamed file, and what streaming one charges against the budget.
-const STREAM_CHUNK: usize = 1 << 20;
+const STREAM_CHUNK: usize = if cfg!(test) { 16 << 10 } else { 1 << 20 };
 
 /// One file of the payload.
 #[derive(Debug, Clone)]
