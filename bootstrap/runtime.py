@@ -47,7 +47,7 @@ class Unwritable(Exception):
     """The cache root cannot be written: use the private fallback root."""
 
 
-# The `__main__` module (the warm path), set by main().
+# The `__main__` module (the stub), set by start().
 boot = None
 
 
@@ -99,16 +99,18 @@ def env_int(name, default):
 # Running
 
 
-def main(baked, bootstrap):
-    """Prepare the extraction and sys.path as the environment asks, then run the app.
+def start(baked, stub, extraction):
+    """Run the app; called by the stub with the extraction it found (LOCK_SH held), or None.
 
-    `bootstrap` is the `__main__` module: the warm path's functions, shared with ours.
+    `stub` is the `__main__` module, whose functions find and lock extractions.
     """
     global boot
-    boot = bootstrap
+    boot = stub
     try:
+        if not native_fits(baked["native"]):
+            raise Fatal(native_mismatch(baked["native"]))
         settings = Settings(baked)
-        site_packages = prepare(baked, settings)
+        site_packages = prepare(baked, settings, extraction)
         entry_point, script = choose_entry(baked, settings, site_packages)
     except Fatal as error:
         raise SystemExit("rshiv: error: %s" % error)
@@ -121,22 +123,190 @@ def main(baked, bootstrap):
     if settings.interpreter:
         interact(sys.argv[1:])
     else:
-        boot.dispatch(site_packages, entry_point, script)
+        dispatch(site_packages, entry_point, script)
 
 
-def prepare(baked, settings):
+def prepare(baked, settings, extraction):
     """Unpack if needed, check --no-modify, set sys.path and PYTHONPATH; return site-packages."""
-    extraction = obtain(baked, settings)
+    if extraction is None or settings.force_extract:
+        extraction = obtain(baked, settings)
+    else:
+        touch_markers()
+        if __file__.startswith(boot.archive_path() + os.sep):
+            cache_runtime(extraction)
     site_packages = os.path.join(extraction, "site-packages")
     if baked["no_modify"]:
         check_sources(extraction, boot.archive_path())
-    added = boot.setup_path(site_packages, baked)
+    added = setup_path(site_packages, baked)
     if settings.prepend_pythonpath:
         sys.path.insert(0, settings.prepend_pythonpath)
         added.insert(0, settings.prepend_pythonpath)
     if settings.extend_pythonpath:
-        boot.extend_pythonpath(added)
+        extend_pythonpath(added)
     return site_packages
+
+
+def touch_markers():
+    """Record the last use in the markers' mtime, at most once a minute."""
+    now = time.time()
+    for _, marker, mtime in boot.HELD:
+        if now - mtime > 60:
+            try:
+                os.utime(marker)
+            except OSError:
+                pass  # a read-only cache still runs
+
+
+def native_fits(native):
+    """Whether this interpreter can load the payload's compiled extensions (PEP 425 tags)."""
+    if native is None:
+        return True
+    version = sys.version_info[:2]
+    cpython = sys.implementation.name == "cpython"
+    if native["python"] and (not cpython or version != tuple(native["python"])):
+        return False
+    if native["abi3"] and (not cpython or version < tuple(native["abi3"])):
+        return False
+    if native["platform"] and native["platform"] != sys.platform:
+        return False
+    if native["machines"] and os.uname().machine not in native["machines"]:
+        return False
+    if native["libc"] == "glibc" and sys.platform == "linux":
+        found = glibc_version()
+        return found is not None and found >= tuple(native["libc_min"] or (0, 0))
+    if native["libc"] == "musl":
+        return glibc_version() is None
+    return True
+
+
+def glibc_version():
+    """The running glibc's (major, minor), or None when the C library is not glibc."""
+    try:
+        _, version = os.confstr("CS_GNU_LIBC_VERSION").split()
+        return tuple(int(part) for part in version.split(".")[:2])
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def site_dirs_index():
+    """Index of the first user or system site-packages entry in sys.path, else its length."""
+    import site
+
+    system = set(site.getsitepackages()) if hasattr(site, "getsitepackages") else set()
+    if getattr(site, "USER_SITE", None):
+        system.add(site.USER_SITE)
+    for index, entry in enumerate(sys.path):
+        if entry in system:
+            return index
+    return len(sys.path)
+
+
+def setup_path(site_packages, baked):
+    """Put site-packages after the stdlib and before the user's and system's site-packages.
+
+    Its `.pth` files (names baked at build time, so no listdir) are processed as
+    `site.addsitedir` would, and what they add goes there too. Returns the entries added.
+    """
+    import site
+
+    index = site_dirs_index()
+    if baked["isolated"]:
+        del sys.path[index:]
+    length = len(sys.path)
+    sys.path.append(site_packages)
+    for name in baked["pth"]:
+        site.addpackage(site_packages, name, set())
+    added = sys.path[length:]
+    sys.path[index:] = added + sys.path[index:length]
+    return added
+
+
+def extend_pythonpath(paths):
+    """Append `paths` to PYTHONPATH for child processes, without duplicates (shiv's -E)."""
+    current = os.environ.get("PYTHONPATH")
+    entries = current.split(os.pathsep) if current else []
+    entries += [path for path in paths if path not in entries]
+    os.environ["PYTHONPATH"] = os.pathsep.join(entries)
+
+
+def dispatch(site_packages, entry_point, script):
+    """Run the entry point or the script; a script that ends normally exits 0 (shiv #240).
+
+    With neither, behave like `python` (shiv drops into its interpreter too).
+    """
+    if entry_point and ":" in entry_point:
+        call_entry(entry_point)
+    elif entry_point:
+        run_module(entry_point)
+    elif script:
+        run_script(os.path.join(site_packages, script))
+    else:
+        interact(sys.argv[1:])
+
+
+def call_entry(spec):
+    """`module:attr` (attr may be dotted): import, call, exit with what it returns."""
+    module_name, _, attrs = spec.partition(":")
+    try:
+        __import__(module_name)
+    except ModuleNotFoundError as error:
+        if not names_module(error, module_name):
+            raise
+        raise SystemExit(missing_entry(spec, error))
+    target = sys.modules[module_name]
+    try:
+        for attr in attrs.split("."):
+            target = getattr(target, attr)
+    except AttributeError as error:
+        raise SystemExit(missing_entry(spec, error))
+    sys.exit(target())
+
+
+def names_module(error, module):
+    """Whether a ModuleNotFoundError is about `module` or a parent, not an import inside them."""
+    missing = error.name
+    return missing is not None and (module == missing or module.startswith(missing + "."))
+
+
+def missing_entry(spec, reason):
+    """The one-line error for an entry point that does not exist."""
+    return "rshiv: error: entry point %r not found: %s" % (spec, reason)
+
+
+def run_module(name):
+    """Run a module as `python -m name` does."""
+    import importlib.util
+    import runpy
+
+    try:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations is not None:
+            spec = importlib.util.find_spec(name + ".__main__")
+    except ModuleNotFoundError as error:
+        if not names_module(error, name):
+            raise
+        spec = None
+    if spec is None:
+        raise SystemExit(missing_entry(name, "no module named %r (or it has no __main__)" % name))
+    runpy.run_module(name, run_name="__main__", alter_sys=True)
+
+
+def run_script(path):
+    """Run a file as `__main__`, leaving sys.argv[0] as it is (the pyz: shiv #179)."""
+    try:
+        with open(path, "rb") as source:
+            code = source.read()
+    except OSError as error:
+        raise SystemExit("rshiv: error: cannot run script %s: %s" % (path, error.strerror))
+    exec_as_main(code, path)
+
+
+def exec_as_main(source, filename):
+    """Execute source code in a fresh `__main__` module, as the interpreter runs a script."""
+    main = type(sys)("__main__")
+    main.__file__ = filename
+    sys.modules["__main__"] = main
+    exec(compile(source, filename, "exec"), main.__dict__)
 
 
 def choose_entry(baked, settings, site_packages):
@@ -145,7 +315,16 @@ def choose_entry(baked, settings, site_packages):
         return console_script(baked, settings.console_script, site_packages)
     if settings.entry_point:
         return settings.entry_point, None
-    return boot.linked_entry(baked) or baked["entry_point"], baked["script"]
+    return linked_entry(baked) or baked["entry_point"], baked["script"]
+
+
+def linked_entry(baked):
+    """The console script named like sys.argv[0] when the pyz was run through such a symlink."""
+    invoked = sys.argv[0]
+    target = baked["console_scripts"].get(os.path.basename(invoked))
+    if target and os.path.islink(invoked):
+        return target
+    return None
 
 
 def console_script(baked, name, site_packages):
@@ -205,22 +384,22 @@ def interact(args):
         code.interact(exitmsg="")
     elif args[0] == "-c" and len(args) > 1:
         sys.argv = ["-c"] + args[2:]
-        boot.exec_as_main(args[1], "<string>")
+        exec_as_main(args[1], "<string>")
     elif args[0] == "-m" and len(args) > 1:
         sys.argv = args[1:]
-        boot.run_module(args[1])
+        run_module(args[1])
     elif args[0] == "-":
         sys.argv = args
-        boot.exec_as_main(sys.stdin.read(), "<stdin>")
+        exec_as_main(sys.stdin.read(), "<stdin>")
     elif args[0] in ("-c", "-m"):
         raise SystemExit("rshiv: error: argument expected for the %s option" % args[0])
     else:
         sys.argv = args
-        boot.run_script(args[0])
+        run_script(args[0])
 
 
 def native_mismatch(native):
-    """Fail with one line saying what the payload's extensions need and what is running."""
+    """One line saying what the payload's extensions need and what is running."""
     import platform
 
     wanted = "CPython %d.%d" % tuple(native["python"]) if native["python"] else "CPython"
@@ -242,9 +421,11 @@ def native_mismatch(native):
     libc, version = platform.libc_ver()
     if sys.platform == "linux":
         running += " with " + ("%s %s" % (libc, version) if libc else "a C library other than glibc")
-    raise SystemExit(
-        "rshiv: error: this app contains compiled extensions for %s on %s (%s); this is %s"
-        % (wanted, where, ", ".join(native["tags"][:3]), running)
+    return "this app contains compiled extensions for %s on %s (%s); this is %s" % (
+        wanted,
+        where,
+        ", ".join(native["tags"][:3]),
+        running,
     )
 
 
@@ -252,11 +433,13 @@ def native_mismatch(native):
 
 
 def obtain(baked, settings):
-    """The extraction directory to run from: the published one, or one unpacked now."""
-    if not settings.force_extract:
-        found = boot.find_extraction(baked)
-        if found:
-            return found
+    """Unpack the payload (the stub found no extraction, or SHIV_FORCE_EXTRACT); return it.
+
+    A forced run first lets go of the tree it found, so the old one can be removed.
+    """
+    for fd, _, _ in boot.HELD:
+        os.close(fd)
+    del boot.HELD[:]
     root = boot.cache_root(baked)
     try:
         return unpack_into(root, baked, settings)
@@ -448,6 +631,7 @@ def fill(tmp, final, baked, settings):
         compile_tree(site_packages, os.path.join(final, "site-packages"), settings.compile_workers)
     if baked["no_modify"]:
         record_sources(tmp, site_packages, entries)
+    cache_runtime(tmp)
     marker = "rshiv-1\nname=%s\nbuild_id=%s\nfiles=%d\nunpacked_bytes=%d\n" % (
         baked["name"],
         baked["build_id"],
@@ -455,6 +639,29 @@ def fill(tmp, final, baked, settings):
         sum(entry[4] for entry in entries),
     )
     write_file(os.path.join(tmp, boot.MARKER), marker.encode())
+
+
+def cache_runtime(extraction):
+    """Keep a copy of this runtime, compiled, in the extraction: warm starts load its bytecode.
+
+    Named by its CRC-32, which the stub reads from zipimport's table of the pyz, so pyz files
+    of other rshiv versions sharing this payload each find their own copy.
+    """
+    import py_compile
+
+    source = __loader__.get_data(__file__)
+    folder = os.path.join(extraction, ".rshiv")
+    path = os.path.join(folder, "runtime-%08x.py" % zlib.crc32(source))
+    if os.path.exists(path):
+        return
+    partial = "%s.%d-%s.tmp" % (path, os.getpid(), os.urandom(4).hex())
+    try:
+        os.makedirs(folder, exist_ok=True)
+        write_file(partial, source)
+        os.rename(partial, path)
+        py_compile.compile(path, doraise=True)
+    except (OSError, py_compile.PyCompileError):
+        pass  # a read-only cache: warm starts then compile the runtime from the pyz
 
 
 def status_line(baked, final):
