@@ -171,7 +171,9 @@ fn builds_are_byte_identical_from_any_directory() {
 fn source_date_epoch_sets_the_timestamps() {
     let t = Test::new();
     let wheels = t.wheels(&[greet()]);
-    for out in ["one.pyz", "two.pyz"] {
+    // The app's name is baked in: the second build goes to a file of the same name.
+    std::fs::create_dir(t.path("two")).expect("mkdir two");
+    for out in ["one.pyz", "two/one.pyz"] {
         t.rshiv()
             .args(["--no-index", "--find-links"])
             .arg(&wheels)
@@ -183,7 +185,7 @@ fn source_date_epoch_sets_the_timestamps() {
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
     assert!(
-        t.read("one.pyz") == t.read("two.pyz"),
+        t.read("one.pyz") == t.read("two/one.pyz"),
         "builds a second apart differ"
     );
     let pyz = Pyz::open(t.path("one.pyz"));
@@ -247,7 +249,8 @@ fn no_build_machine_paths_in_the_pyz_or_its_extraction() {
         .run()
         .success()
         .stdout_is("proj main\n");
-    let extraction = t.extraction("app.pyz");
+    // Only the payload: the runtime's own bytecode names the cache, which is in the test dir.
+    let extraction = t.extraction("app.pyz").join("site-packages");
     for file in tree(&extraction) {
         let data = std::fs::read(extraction.join(&file)).expect("read an extracted file");
         assert!(
@@ -278,6 +281,7 @@ fn failed_build_leaves_the_old_output_untouched() {
 fn rebuild_replaces_the_output_atomically() {
     let t = Test::new();
     let wheels = t.wheels(&[greet()]);
+    std::fs::create_dir_all(t.path("out")).expect("mkdir out");
     t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels)
         .success();
     let before = t.read("out/app.pyz");
@@ -361,10 +365,12 @@ fn compressed_and_uncompressed() {
             member.name
         );
     }
-    t.build(&["greet", "-c", "greet", "-o", "default.pyz"], &wheels)
+    // The app's name is baked in, so compare builds of the same file name.
+    std::fs::create_dir(t.path("default")).expect("mkdir default");
+    t.build(&["greet", "-c", "greet", "-o", "default/c.pyz"], &wheels)
         .success();
     assert!(
-        t.read("default.pyz") == t.read("c.pyz"),
+        t.read("default/c.pyz") == t.read("c.pyz"),
         "deflate is not the default"
     );
 }
@@ -399,7 +405,8 @@ fn compile_pyc_compiles_at_extraction() {
         ),
         "{compiled:?}"
     );
-    let plain = tree(&t.extraction("plain.pyz"));
+    // The runtime keeps its own bytecode in `.rshiv/`; the payload stays uncompiled.
+    let plain = tree(&t.extraction("plain.pyz").join("site-packages"));
     assert!(!plain.iter().any(|f| f.ends_with(".pyc")), "{plain:?}");
 }
 
