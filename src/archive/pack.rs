@@ -432,3 +432,26 @@ impl Drop for FinishOnDrop<'_> {
         self.0.finish();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(count: usize) -> Vec<PayloadFile> {
+        (0..count)
+            .map(|i| PayloadFile {
+                path: format!("f{i:06}"),
+                source: PathBuf::new(),
+                executable: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn zip64_is_reserved_only_near_4_gib() {
+        assert!(!may_reach_4_gib(&files(3), &[1 << 30, 1 << 30, 1 << 30]));
+        assert!(may_reach_4_gib(&files(4), &[1 << 30; 4]));
+        assert!(!may_reach_4_gib(&files(70_000), &[1000; 70_000]));
+        assert!(may_reach_4_gib(&files(1), &[u64::from(u32::MAX)]));
+    }
+}
