@@ -169,29 +169,26 @@ fn write_payload<W: Write>(
         ..PayloadSummary::default()
     };
     let mut buffer = vec![0; STREAM_CHUNK];
-    ordered_map(payload.len(), &work, &mut |i,
-                                            packed: Result<Packed>|
-     -> Result<()> {
+    let mut write = |i: usize, packed: Result<Packed>| -> Result<()> {
         let packed = packed?;
         let file = &payload[i];
-        build_id.update(file.path.as_bytes());
-        build_id.update(if file.executable {
-            b"\x00100755\x00"
+        let mode: &[u8] = if file.executable {
+            b"100755"
         } else {
-            b"\x00100644\x00"
-        });
-        build_id.update(packed.sha256);
+            b"100644"
+        };
+        build_id.update([file.path.as_bytes(), b"\0", mode, b"\0", &packed.sha256].concat());
         if file.path.ends_with(".py") {
-            summary
-                .py_hashes
-                .insert(file.path.clone(), hex(&packed.sha256));
+            let hash = hex(&packed.sha256);
+            summary.py_hashes.insert(file.path.clone(), hash);
         }
         let size = packed.info.size;
         write_entry(&mut inner, file, packed, &mut buffer)?;
         summary.unpacked_bytes += size;
         progress.advance(size);
         Ok(())
-    })?;
+    };
+    ordered_map(payload.len(), &work, &mut write)?;
     inner.finish().context("failed to write the pyz")?;
 
     summary.payload_bytes = stream.count();
