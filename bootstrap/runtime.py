@@ -614,7 +614,7 @@ def build(root, final, stem, baked, settings):
         raise unwritable(error)
     try:
         fill(tmp, final, baked, settings)
-        publish(tmp, final, root, stem)
+        publish(tmp, final, root, stem, settings.force_extract)
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(error, OSError) and error.errno in FULL:
@@ -716,15 +716,19 @@ def write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
-def publish(tmp, final, root, stem):
+def publish(tmp, final, root, stem, force):
     """Rename the complete temp dir to its final name (POSIX rename: atomic).
 
-    An existing tree (SHIV_FORCE_EXTRACT) goes to the trash first, and is removed only when
-    no process holds its marker. Without flock, a lost race keeps the winner's tree.
+    An existing tree goes to the trash first when forced (SHIV_FORCE_EXTRACT) or incomplete,
+    and is removed only when no process holds its marker. A complete one found otherwise
+    (a race lost where flock does not work) is kept, and our copy dropped.
     """
     marker = os.path.join(final, boot.MARKER)
     trash = None
     if os.path.lexists(final):
+        if not force and os.path.exists(marker):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         trash = trash_name(root, stem)
         os.rename(final, trash)
     try:
