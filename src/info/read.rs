@@ -15,7 +15,6 @@ use serde_json::{Map, Value};
 use zip::result::ZipError;
 use zip::ZipArchive;
 
-use super::metadata::{parse_metadata, parse_wheel_tags};
 use crate::archive::environment::Distribution;
 
 /// The outer member that holds rshiv's payload.
@@ -115,7 +114,7 @@ pub fn read(path: &Path) -> anyhow::Result<Pyz> {
         }
     }
     pyz.distributions
-        .sort_by_key(|d| (crate::sbom::normalize_name(&d.name), d.version.clone()));
+        .sort_by_key(|d| (crate::metadata::normalize_name(&d.name), d.version.clone()));
     Ok(pyz)
 }
 
@@ -267,10 +266,9 @@ fn scan<R: Read + Seek>(
     }
     for (dir, (metadata, wheel)) in infos {
         let Some(metadata) = metadata else { continue };
-        let mut dist = parse_metadata(&read_text(zip, metadata)?);
-        if let Some(wheel) = wheel {
-            dist.tags = parse_wheel_tags(&read_text(zip, wheel)?);
-        }
+        let wheel = wheel.map(|index| read_text(zip, index)).transpose()?;
+        let metadata = read_text(zip, metadata)?;
+        let mut dist = crate::metadata::parse_distribution(&metadata, wheel.as_deref());
         if dist.name.is_empty() {
             dist.name = dir.trim_end_matches(".dist-info").to_string();
         }
