@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
 use crate::archive::environment::Distribution;
+use crate::metadata::normalize_name;
 
 /// The application a BOM describes.
 #[derive(Debug, Clone, Default)]
@@ -83,22 +84,6 @@ pub fn bom(app: &Subject, dists: &[Distribution]) -> Value {
         "metadata": metadata,
         "components": components,
     })
-}
-
-/// A distribution name normalized as PEP 503 says: lowercase, each run of `-`, `_`, `.`
-/// one `-`.
-pub fn normalize_name(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    for c in name.chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !normalized.ends_with('-') {
-                normalized.push('-');
-            }
-        } else {
-            normalized.push(c.to_ascii_lowercase());
-        }
-    }
-    normalized
 }
 
 /// `pkg:pypi/<normalized name>@<version>`, percent-encoding what the purl spec requires.
@@ -292,10 +277,8 @@ mod tests {
     }
 
     #[test]
-    fn names_normalize_as_pep_503_says() {
-        assert_eq!(normalize_name("Friendly-Bard"), "friendly-bard");
-        assert_eq!(normalize_name("FRIENDLY_._BARD"), "friendly-bard");
-        assert_eq!(normalize_name("zope.interface"), "zope-interface");
+    fn purls_carry_the_pep_503_name() {
+        assert_eq!(purl("zope.interface", "7.0"), "pkg:pypi/zope-interface@7.0");
         assert_eq!(
             purl("typing_extensions", "4.12.2"),
             "pkg:pypi/typing-extensions@4.12.2"

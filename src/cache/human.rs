@@ -1,24 +1,8 @@
-//! Numbers and times as operators read and type them: `45.6 MiB`, `3 minutes ago`,
-//! `2026-11-21T09:15:48Z`, and durations such as `30d` on the command line.
-//!
-//! `rshiv info` uses the same formatting, so sizes look alike everywhere.
+//! Times and tables as operators read and type them: `3 minutes ago`,
+//! `2026-11-21T09:15:48Z`, durations such as `30d` on the command line, aligned columns.
+//! (Sizes are `progress::human_bytes`, shared with the build's summary line.)
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// A byte count in binary units (IEC 80000-13): `512 B`, `1.5 KiB`, `45.6 MiB`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
 
 /// How long before `now` the moment `then` was: `just now`, `1 minute ago`, `3 days ago`.
 /// A moment in the future (clocks differ between machines sharing a cache) is `just now`.
@@ -135,15 +119,6 @@ pub fn parse_duration(value: &str) -> Result<Duration, DurationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_use_binary_units() {
-        assert_eq!(size(0), "0 B");
-        assert_eq!(size(1023), "1023 B");
-        assert_eq!(size(1536), "1.5 KiB");
-        assert_eq!(size(45 * 1024 * 1024 + 600 * 1024), "45.6 MiB");
-        assert_eq!(size(3 << 30), "3.0 GiB");
-    }
 
     #[test]
     fn tables_align_without_trailing_spaces() {

@@ -17,6 +17,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use crate::cli::{CacheCommand, RootArg};
+use crate::progress::human_bytes;
 use lock::Probe;
 use remove::Outcome;
 use scan::{Entry, Kind};
@@ -138,7 +139,7 @@ fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> 
             Ok(Outcome::Removed) => {
                 freed += entry.size;
                 removed += 1;
-                let size = human::size(entry.size);
+                let size = human_bytes(entry.size);
                 writeln!(out, "{verb} {} ({size})", label(entry))?;
             }
             Ok(Outcome::Skipped(why)) => {
@@ -151,7 +152,7 @@ fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> 
             }
         }
     }
-    let freed = human::size(freed);
+    let freed = human_bytes(freed);
     let verb = if dry_run { "would free" } else { "freed" };
     writeln!(out, "{verb} {freed}: {removed} removed, {skipped} skipped")?;
     if failed > 0 {
@@ -205,7 +206,7 @@ fn list_table(root: &Path, entries: &[Entry], out: &mut dyn Write) -> anyhow::Re
         rows.push(vec![
             entry.name.clone(),
             short_id(&entry.build_id).to_string(),
-            human::size(entry.size),
+            human_bytes(entry.size),
             entry.files.to_string(),
             entry.last_used.map_or("?".into(), |t| human::ago(t, now)),
             state(entry).to_string(),
@@ -218,7 +219,7 @@ fn list_table(root: &Path, entries: &[Entry], out: &mut dyn Write) -> anyhow::Re
     writeln!(
         out,
         "{count} {noun}, {} in {}",
-        human::size(total),
+        human_bytes(total),
         root.display()
     )?;
     Ok(())

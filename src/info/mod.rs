@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::human;
 use crate::cli::InfoArgs;
+use crate::progress::human_bytes;
 use crate::sbom;
 pub use read::{read, Builder, Pyz};
 
@@ -99,14 +100,22 @@ fn to_json(pyz: &Pyz) -> Value {
     }
     object.insert("path".into(), json!(pyz.path));
     object.insert("size".into(), json!(pyz.size));
+    let native = crate::tags::native_needs(&pyz.distributions);
     object.insert(
         "needs".into(),
-        json!(
-            crate::tags::native_needs(&pyz.distributions).map(|n| crate::tags::describe(Some(&n)))
-        ),
+        json!(crate::tags::describe(native.as_ref())),
     );
+    set_native(&mut object, native);
     object.insert("distributions".into(), json!(pyz.distributions));
     Value::Object(object)
+}
+
+/// shiv records no `native`; rshiv's own record is kept as written.
+fn set_native(
+    object: &mut serde_json::Map<String, Value>,
+    native: Option<crate::archive::environment::Native>,
+) {
+    object.entry("native").or_insert_with(|| json!(native));
 }
 
 fn human_view(pyz: &Pyz) -> String {
@@ -148,13 +157,13 @@ fn human_view(pyz: &Pyz) -> String {
         "size",
         format!(
             "{} ({} files, {} unpacked{compression})",
-            human::size(pyz.size),
+            human_bytes(pyz.size),
             pyz.files,
-            human::size(pyz.unpacked_bytes)
+            human_bytes(pyz.unpacked_bytes)
         ),
     );
-    let needs = crate::tags::describe(crate::tags::native_needs(&pyz.distributions).as_ref());
-    row("needs", needs);
+    let native = crate::tags::native_needs(&pyz.distributions);
+    row("needs", crate::tags::describe(native.as_ref()));
     if let Some(root) = pyz.field("root") {
         row("cache root", root.to_string());
     }

@@ -16,7 +16,6 @@ use zip::result::ZipError;
 use zip::ZipArchive;
 
 use crate::archive::environment::Distribution;
-use crate::metadata::{parse_distribution, wheel_tags};
 
 /// The outer member that holds rshiv's payload.
 const PAYLOAD: &str = "_rshiv/payload.zip";
@@ -115,7 +114,7 @@ pub fn read(path: &Path) -> anyhow::Result<Pyz> {
         }
     }
     pyz.distributions
-        .sort_by_key(|d| (crate::sbom::normalize_name(&d.name), d.version.clone()));
+        .sort_by_key(|d| (crate::metadata::normalize_name(&d.name), d.version.clone()));
     Ok(pyz)
 }
 
@@ -267,10 +266,9 @@ fn scan<R: Read + Seek>(
     }
     for (dir, (metadata, wheel)) in infos {
         let Some(metadata) = metadata else { continue };
-        let mut dist = parse_distribution(&read_text(zip, metadata)?, None);
-        if let Some(wheel) = wheel {
-            dist.tags = wheel_tags(&read_text(zip, wheel)?);
-        }
+        let wheel = wheel.map(|index| read_text(zip, index)).transpose()?;
+        let metadata = read_text(zip, metadata)?;
+        let mut dist = crate::metadata::parse_distribution(&metadata, wheel.as_deref());
         if dist.name.is_empty() {
             dist.name = dir.trim_end_matches(".dist-info").to_string();
         }
