@@ -171,24 +171,28 @@ fn builds_are_byte_identical_from_any_directory() {
 fn source_date_epoch_sets_the_timestamps() {
     let t = Test::new();
     let wheels = t.wheels(&[greet()]);
-    // The app's name is baked in: the second build goes to a file of the same name.
-    std::fs::create_dir(t.path("two")).expect("mkdir two");
-    for out in ["one.pyz", "two/one.pyz"] {
+    for out in ["one", "two"] {
         t.rshiv()
             .args(["--no-index", "--find-links"])
             .arg(&wheels)
             .installer(Installer::preferred())
-            .args(["greet", "-c", "greet", "-o", out])
+            .args([
+                "greet",
+                "-c",
+                "greet",
+                "-o",
+                &format!("{}/app.pyz", t.mkdir(out)),
+            ])
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .run()
             .success();
         std::thread::sleep(std::time::Duration::from_millis(1100));
     }
     assert!(
-        t.read("one.pyz") == t.read("two/one.pyz"),
+        t.read("one/app.pyz") == t.read("two/app.pyz"),
         "builds a second apart differ"
     );
-    let pyz = Pyz::open(t.path("one.pyz"));
+    let pyz = Pyz::open(t.path("one/app.pyz"));
     // 1700000000 is 2023-11-14 22:13:20 UTC.
     for member in pyz.payload() {
         assert_eq!(
@@ -249,8 +253,7 @@ fn no_build_machine_paths_in_the_pyz_or_its_extraction() {
         .run()
         .success()
         .stdout_is("proj main\n");
-    // Only the payload: the runtime's own bytecode names the cache, which is in the test dir.
-    let extraction = t.extraction("app.pyz").join("site-packages");
+    let extraction = t.extraction("app.pyz");
     for file in tree(&extraction) {
         let data = std::fs::read(extraction.join(&file)).expect("read an extracted file");
         assert!(
@@ -281,7 +284,7 @@ fn failed_build_leaves_the_old_output_untouched() {
 fn rebuild_replaces_the_output_atomically() {
     let t = Test::new();
     let wheels = t.wheels(&[greet()]);
-    std::fs::create_dir_all(t.path("out")).expect("mkdir out");
+    t.mkdir("out");
     t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels)
         .success();
     let before = t.read("out/app.pyz");
@@ -365,12 +368,10 @@ fn compressed_and_uncompressed() {
             member.name
         );
     }
-    // The app's name is baked in, so compare builds of the same file name.
-    std::fs::create_dir(t.path("default")).expect("mkdir default");
-    t.build(&["greet", "-c", "greet", "-o", "default/c.pyz"], &wheels)
+    t.build(&["greet", "-c", "greet", "-o", "default.pyz"], &wheels)
         .success();
     assert!(
-        t.read("default/c.pyz") == t.read("c.pyz"),
+        Pyz::open(t.path("default.pyz")).payload() == Pyz::open(t.path("c.pyz")).payload(),
         "deflate is not the default"
     );
 }
@@ -405,8 +406,7 @@ fn compile_pyc_compiles_at_extraction() {
         ),
         "{compiled:?}"
     );
-    // The runtime keeps its own bytecode in `.rshiv/`; the payload stays uncompiled.
-    let plain = tree(&t.extraction("plain.pyz").join("site-packages"));
+    let plain = tree(&t.extraction("plain.pyz"));
     assert!(!plain.iter().any(|f| f.ends_with(".pyc")), "{plain:?}");
 }
 
@@ -515,6 +515,26 @@ fn root_is_baked_and_may_name_a_variable() {
         "{:?}",
         tree(&t.path("from-var"))
     );
+}
+
+/// A baked root starting with `~` is under the runner's home.
+#[test]
+fn root_tilde_is_the_home_directory() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.build(
+        &["greet", "-c", "greet", "--root", "~/apps", "-o", "app.pyz"],
+        &wheels,
+    )
+    .success();
+    t.pyz(&python, "app.pyz")
+        .env_remove("RSHIV_ROOT")
+        .env("HOME", t.mkdir("home"))
+        .run()
+        .success();
+    let apps = crate::support::listing(&t.path("home/apps"));
+    assert!(apps.iter().any(|e| e.starts_with("app_")), "{apps:?}");
 }
 
 /// `--build-id` replaces the computed id, in environment.json and in the cache path.
@@ -747,4 +767,121 @@ fn build_python_decides_markers() {
     };
     assert!(!has_other("py11.pyz"));
     assert!(has_other("py12.pyz"));
+}
+
+/// The layout of `src/archive/mod.rs`: five STORED outer members in a fixed order, the
+/// payload first, its data at `len(shebang line) + 30 + len("_rshiv/payload.zip")`.
+#[test]
+fn archive_layout_follows_the_format() {
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    let pyz = Pyz::open(t.path("app.pyz"));
+    assert_eq!(
+        pyz.outer_names(),
+        [
+            "_rshiv/payload.zip",
+            "_rshiv/__init__.py",
+            "_rshiv/runtime.py",
+            "__main__.py",
+            "environment.json"
+        ]
+    );
+    for member in &pyz.outer {
+        assert_eq!(
+            member.compression,
+            CompressionMethod::Stored,
+            "{}",
+            member.name
+        );
+    }
+    let start = pyz.shebang().len() + 1 + 30 + "_rshiv/payload.zip".len();
+    let payload = &pyz.outer_member("_rshiv/payload.zip").data;
+    assert!(
+        pyz.bytes[start..].starts_with(payload),
+        "the payload's data does not start at byte {start}"
+    );
+}
+
+/// The build id is sha256 over the payload in entry order of
+/// `path, 0, "100644"|"100755", 0, sha256(contents)`, as `src/archive/mod.rs` defines it.
+#[test]
+fn build_id_is_the_payload_hash() {
+    use sha2::{Digest, Sha256};
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().executable("greet/tool.sh", "#!/bin/sh\n")]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    let pyz = Pyz::open(t.path("app.pyz"));
+    let mut hasher = Sha256::new();
+    for member in pyz.payload() {
+        let mode = if member.mode.unwrap_or(0) & 0o111 != 0 {
+            "100755"
+        } else {
+            "100644"
+        };
+        hasher.update(member.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(mode.as_bytes());
+        hasher.update([0]);
+        hasher.update(Sha256::digest(&member.data));
+    }
+    let expected: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(pyz.environment()["build_id"], expected.as_str());
+}
+
+/// `--reproducible` is accepted for shiv compatibility and changes nothing.
+#[test]
+fn reproducible_is_accepted() {
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for dir in ["plain", "reproducible"] {
+        let out = format!("{}/app.pyz", t.mkdir(dir));
+        let mut args = vec!["greet", "-c", "greet", "-o", &out];
+        if dir == "reproducible" {
+            args.push("--reproducible");
+        }
+        t.build(&args, &wheels).success();
+    }
+    assert!(t.read("plain/app.pyz") == t.read("reproducible/app.pyz"));
+}
+
+/// `-v` shows the installer's own output; a failing installer's output is shown anyway.
+#[test]
+fn installer_output_is_shown_with_v_and_on_failure() {
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    let all = |out: &crate::support::Output| format!("{}{}", out.stdout, out.stderr);
+    let out = t
+        .rshiv()
+        .args(["--no-index", "--find-links"])
+        .arg(&wheels)
+        .installer(Installer::Pip)
+        .args(["-v", "greet", "-c", "greet", "-o", "app.pyz"])
+        .run();
+    out.success();
+    assert!(
+        all(&out).contains("Successfully installed greet-1.0"),
+        "{out:?}"
+    );
+    let quiet = t.build(&["greet", "-c", "greet", "-o", "quiet.pyz"], &wheels);
+    quiet.success();
+    assert!(!all(&quiet).contains("Successfully installed"), "{quiet:?}");
+    let failed = t
+        .rshiv()
+        .args(["--no-index", "--find-links"])
+        .arg(&wheels)
+        .installer(Installer::Pip)
+        .args(["no-such-dist-xyz", "-c", "greet", "-o", "app.pyz"])
+        .run();
+    failed.failure();
+    assert!(
+        all(&failed).contains("No matching distribution found for no-such-dist-xyz"),
+        "{failed:?}"
+    );
 }

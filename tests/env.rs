@@ -273,3 +273,38 @@ fn extend_pythonpath_option() {
     .success();
     t.pyz(&python, "child.pyz").run().success();
 }
+
+/// `SHIV_PREPEND_PYTHONPATH` puts a directory first on `sys.path`, ahead of the payload.
+#[test]
+fn prepend_pythonpath_comes_first() {
+    let python = python!(11);
+    let t = with_greet();
+    let dir = t.mkdir("override");
+    let out = t
+        .pyz(&python, "greet.pyz")
+        .env("SHIV_ENTRY_POINT", "greet:path")
+        .env("SHIV_PREPEND_PYTHONPATH", &dir)
+        .run();
+    out.success();
+    let lines = out.lines();
+    let ours = t.extraction("greet.pyz").join("site-packages");
+    let at = |p: &str| lines.iter().position(|l| *l == p);
+    let (prepended, payload) = (at(&dir), at(&ours.to_string_lossy()));
+    assert!(prepended.is_some() && prepended < payload, "{}", out.stdout);
+}
+
+/// `SHIV_COMPILE_WORKERS` is accepted alongside `SHIV_COMPILE_PYC`.
+#[test]
+fn compile_workers_variable() {
+    let python = python!(11);
+    let t = with_greet();
+    t.pyz(&python, "greet.pyz")
+        .env("SHIV_COMPILE_PYC", "1")
+        .env("SHIV_COMPILE_WORKERS", "1")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+    assert!(tree(&t.extraction("greet.pyz"))
+        .iter()
+        .any(|f| f.ends_with(".pyc")));
+}

@@ -4,7 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::support::{greet, listing, tree, Test, Wheel};
+use crate::support::{greet, listing, tree, Pyz, Test, Wheel};
 use crate::{every_cpython, python};
 
 /// Build `greet` with `-e ENTRY` into `OUT`.
@@ -305,4 +305,106 @@ fn running_writes_only_under_the_cache_root() {
     let mut after = listing(t.dir());
     after.retain(|entry| !before.contains(entry));
     assert_eq!(after, ["cache"]);
+}
+
+/// `--no-modify`: a changed or deleted extracted `.py` file stops the run, naming the file.
+#[test]
+fn no_modify_refuses_a_changed_extraction() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file("greet/other.py", "X = 1\n")]);
+    t.build(
+        &["greet", "-c", "greet", "--no-modify", "-o", "app.pyz"],
+        &wheels,
+    )
+    .success();
+    let hashes = &Pyz::open(t.path("app.pyz")).environment()["hashes"];
+    assert!(hashes.get("greet/__init__.py").is_some(), "{hashes}");
+    t.pyz(&python, "app.pyz").run().success();
+    let site = t.extraction("app.pyz").join("site-packages");
+    std::fs::write(
+        site.join("greet/__init__.py"),
+        "def main():\n    print('changed')\n",
+    )
+    .expect("change an extracted file");
+    t.pyz(&python, "app.pyz")
+        .run()
+        .failure()
+        .stdout_is("")
+        .stderr_line_with(&["greet/__init__.py"]);
+    t.pyz(&python, "app.pyz")
+        .env("SHIV_FORCE_EXTRACT", "1")
+        .run()
+        .success();
+    std::fs::remove_file(site.join("greet/other.py")).expect("delete an extracted file");
+    t.pyz(&python, "app.pyz")
+        .run()
+        .failure()
+        .stderr_line_with(&["greet/other.py"]);
+}
+
+/// `--compile-pyc` shows a file that does not compile, and the run goes on.
+#[test]
+fn compile_pyc_shows_errors() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file("greet/broken.py", "def (:\n")]);
+    t.build(
+        &["greet", "-c", "greet", "--compile-pyc", "-o", "app.pyz"],
+        &wheels,
+    )
+    .success();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n")
+        .stderr_contains("broken.py");
+}
+
+/// `--isolated` keeps the interpreter's own site-packages off `sys.path`.
+#[test]
+fn isolated_drops_system_site_packages() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.build(
+        &["greet", "-e", "greet:path", "--isolated", "-o", "iso.pyz"],
+        &wheels,
+    )
+    .success();
+    let purelib = t
+        .command(&python)
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ])
+        .run()
+        .stdout
+        .trim()
+        .to_owned();
+    let out = t.pyz(&python, "iso.pyz").run();
+    out.success();
+    assert!(!out.lines().contains(&purelib.as_str()), "{}", out.stdout);
+    let payload = t.extraction("iso.pyz").join("site-packages");
+    assert!(out.lines().contains(&payload.to_string_lossy().as_ref()));
+}
+
+/// A symlink named after one of the payload's console scripts runs that script.
+#[test]
+fn symlink_named_after_a_console_script_runs_it() {
+    let t = Test::new();
+    let python = python!(11);
+    let wheels = t.wheels(&[greet()]);
+    let shebang = python.to_string_lossy().into_owned();
+    t.build(
+        &["greet", "-c", "greet", "-p", &shebang, "-o", "greet.pyz"],
+        &wheels,
+    )
+    .success();
+    std::os::unix::fs::symlink(t.path("greet.pyz"), t.path("greet-seven")).expect("symlink");
+    t.command(t.path("greet-seven")).run().code(7);
+    t.command(t.path("greet.pyz"))
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
 }

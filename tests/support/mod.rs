@@ -147,6 +147,13 @@ impl Test {
         path
     }
 
+    /// Create a directory (and its parents) in the test's directory; its path as text.
+    pub fn mkdir(&self, relative: impl AsRef<Path>) -> String {
+        let path = self.path(relative);
+        std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        path.to_string_lossy().into_owned()
+    }
+
     /// Read a file of the test's directory.
     pub fn read(&self, relative: impl AsRef<Path>) -> Vec<u8> {
         let path = self.path(relative);
