@@ -13,6 +13,9 @@ mod fixtures;
 // Running a pyz: dispatch, sys.path, .pth files, the cache, under every CPython.
 mod run;
 
+// Cross-target builds, and compiled extensions for another interpreter refused at run time.
+mod cross;
+
 // The SHIV_*/RSHIV_* variables a pyz reads at run time.
 mod env;
 
