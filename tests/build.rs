@@ -1,6 +1,7 @@
 //! Building: the output file, its bytes on disk, and what each build option changes.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use zip::CompressionMethod;
 
@@ -217,30 +218,47 @@ fn payload_modes_are_normalized() {
     assert_eq!(pyz.payload_file("greet/__init__.py").mode, Some(0o100644));
 }
 
-/// Nothing in the payload or the extracted tree names the directory the build ran in;
-/// `direct_url.json` of a local project is dropped or holds no path.
 #[test]
 fn no_build_machine_paths_in_the_pyz_or_its_extraction() {
+    no_build_machine_paths(Installer::preferred());
+}
+
+#[test]
+fn no_build_machine_paths_with_pip() {
+    no_build_machine_paths(Installer::Pip);
+}
+
+/// Nothing in the payload or the extracted tree names the directory the build ran in,
+/// the staging directory or the build interpreter (a script's `#!` line);
+/// `direct_url.json` of a local project is dropped or holds no path.
+fn no_build_machine_paths(installer: Installer) {
     let python = python!(11);
     let t = Test::new();
     proj().write(&t.path("src"));
     t.rshiv()
         .current_dir("src")
-        .installer(Installer::preferred())
+        .installer(installer)
         .args(["--no-index", ".", "-c", "proj", "-o", "../app.pyz"])
         .run()
         .success();
-    let here = t.dir().to_string_lossy().into_owned();
+    // The project's directory, the staging directory, the build interpreter's prefix.
+    let here = t.path("src").to_string_lossy().into_owned();
+    let prefix = python
+        .parent()
+        .and_then(Path::parent)
+        .expect("python is in PREFIX/bin")
+        .to_string_lossy()
+        .into_owned();
+    let forbidden = [here.as_str(), "rshiv-stage-", prefix.as_str()];
     let pyz = Pyz::open(t.path("app.pyz"));
     for member in pyz.payload().iter().chain(&pyz.outer) {
         if member.name.ends_with(".zip") {
             continue;
         }
-        assert!(
-            !String::from_utf8_lossy(&member.data).contains(&here),
-            "{} names the build directory {here}",
-            member.name
-        );
+        let text = String::from_utf8_lossy(&member.data);
+        for path in forbidden {
+            assert!(!text.contains(path), "{} names {path}", member.name);
+        }
         if member.name.ends_with("direct_url.json") {
             assert!(
                 !String::from_utf8_lossy(&member.data).contains("file://"),
@@ -257,10 +275,10 @@ fn no_build_machine_paths_in_the_pyz_or_its_extraction() {
     let extraction = t.extraction("app.pyz").join("site-packages");
     for file in tree(&extraction) {
         let data = std::fs::read(extraction.join(&file)).expect("read an extracted file");
-        assert!(
-            !String::from_utf8_lossy(&data).contains(&here),
-            "extracted {file} names the build directory"
-        );
+        let text = String::from_utf8_lossy(&data);
+        for path in forbidden {
+            assert!(!text.contains(path), "extracted {file} names {path}");
+        }
     }
 }
 
