@@ -999,3 +999,44 @@ fn output_names() {
         assert!(t.extraction(out).join("site-packages").is_dir(), "{out}");
     }
 }
+
+/// Edit a source file of the project, build again: the new pyz runs the edit (an
+/// installer's cache must not ship the old code).
+fn rebuild_ships_the_edit(installer: Installer) {
+    let python = python!(11);
+    let t = Test::new();
+    let dir = proj().write(&t.path("proj"));
+    let build = || {
+        t.rshiv()
+            .current_dir("proj")
+            .installer(installer)
+            .args(["--no-index", ".", "-c", "proj", "-o", "../app.pyz"])
+            .run()
+            .success();
+    };
+    build();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("proj main\n");
+    std::fs::write(
+        dir.join("proj/__init__.py"),
+        "def main():\n    print('edited')\n",
+    )
+    .expect("edit the project");
+    build();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("edited\n");
+}
+
+#[test]
+fn rebuild_after_an_edit_ships_the_edit() {
+    rebuild_ships_the_edit(Installer::preferred());
+}
+
+#[test]
+fn rebuild_after_an_edit_ships_the_edit_with_pip() {
+    rebuild_ships_the_edit(Installer::Pip);
+}

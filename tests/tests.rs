@@ -16,6 +16,9 @@ mod run;
 // Cross-target builds, and compiled extensions for another interpreter refused at run time.
 mod cross;
 
+// A pyz among others: the extraction lock, forced re-extraction and rebuilds while running.
+mod concurrency;
+
 // The SHIV_*/RSHIV_* variables a pyz reads at run time.
 mod env;
 
