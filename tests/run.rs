@@ -490,3 +490,166 @@ fn script_exit_codes_pass_through() {
         .success();
     t.pyz(&python, "three.pyz").run().code(3);
 }
+
+/// Errors raised by the app itself are the app's: a full traceback naming the real cause,
+/// never mistaken for a missing entry point (an AttributeError or ImportError from inside).
+#[test]
+fn errors_inside_the_app_keep_their_traceback() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[Wheel::new("oops", "1.0")
+        .file(
+            "oops/__init__.py",
+            "def attr():\n    return object().no_such_attribute\n\n\ndef value():\n    raise ValueError('bad value')\n",
+        )
+        .file("oops/needs.py", "import not_installed_dep\n\n\ndef main():\n    pass\n")]);
+    for (entry, out) in [
+        ("oops:attr", "attr.pyz"),
+        ("oops:value", "value.pyz"),
+        ("oops.needs:main", "needs.pyz"),
+    ] {
+        t.build(&["oops", "-e", entry, "-o", out], &wheels)
+            .success();
+    }
+    let crashed = |pyz: &str, cause: &str| {
+        let out = t.pyz(&python, pyz).run();
+        out.code(1)
+            .stderr_contains("Traceback")
+            .stderr_contains(cause);
+    };
+    crashed("attr.pyz", "no_such_attribute");
+    crashed("value.pyz", "ValueError: bad value");
+    crashed("needs.pyz", "not_installed_dep");
+}
+
+/// shiv's preamble contract: globals `site_packages` (a `Path`), `env` (with attributes
+/// like `build_id`) and `archive`, as shiv's documented cleanup preamble uses them.
+#[test]
+fn preamble_gets_shivs_globals() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.write(
+        "pre.py",
+        "current = site_packages.parent\nname, build_id = current.name.rsplit('_', 1)\nprint(name, build_id == env.build_id, str(archive).endswith('app.pyz'), flush=True)\n",
+    );
+    t.build(
+        &[
+            "greet",
+            "-c",
+            "greet",
+            "--preamble",
+            "pre.py",
+            "-o",
+            "app.pyz",
+        ],
+        &wheels,
+    )
+    .success();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("app True True\nhello from greet\n");
+}
+
+/// A baked `--root $VAR` whose variable is unset at run time falls back to the default
+/// root, and creates nothing in the current directory.
+#[test]
+fn unset_root_variable_falls_back() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.build(
+        &[
+            "greet",
+            "-c",
+            "greet",
+            "--root",
+            "$RSHIV_TEST_UNSET",
+            "-o",
+            "app.pyz",
+        ],
+        &wheels,
+    )
+    .success();
+    t.mkdir("cwd");
+    t.pyz(&python, "app.pyz")
+        .current_dir("cwd")
+        .env_remove("RSHIV_ROOT")
+        .env_remove("RSHIV_TEST_UNSET")
+        .env("XDG_CACHE_HOME", t.path("xdg"))
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+    assert_eq!(listing(&t.path("cwd")), Vec::<String>::new());
+    assert!(!listing(&t.path("xdg/rshiv")).is_empty());
+}
+
+/// One extraction serves every CPython in turn, with and without `--compile-pyc`.
+#[test]
+fn one_extraction_serves_every_cpython() {
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for (flag, out) in [("--compile-pyc", "pyc.pyz"), ("-q", "plain.pyz")] {
+        t.build(&["greet", "-c", "greet", flag, "-o", out], &wheels)
+            .success();
+        for (minor, python) in crate::support::pythons() {
+            t.pyz(python, out)
+                .run()
+                .success()
+                .stdout_is("hello from greet\n");
+            assert!(t.extraction(out).is_dir(), "3.{minor}");
+        }
+    }
+    let extractions = listing(&t.root())
+        .into_iter()
+        .filter(|e| !e.starts_with('.'))
+        .count();
+    assert_eq!(extractions, 2, "{:?}", listing(&t.root()));
+}
+
+/// A tree without its `.rshiv-ready` marker is not trusted: the next run extracts again.
+#[test]
+fn unmarked_tree_is_extracted_again() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, "greet:main", "app.pyz");
+    t.pyz(&python, "app.pyz").run().success();
+    let extraction = t.extraction("app.pyz");
+    std::fs::remove_file(extraction.join(".rshiv-ready")).expect("remove the marker");
+    std::fs::write(
+        extraction.join("site-packages/greet/__init__.py"),
+        "def main():\n    print('half-written')\n",
+    )
+    .expect("spoil the tree");
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+    assert!(extraction.join(".rshiv-ready").is_file());
+}
+
+/// A run refreshes the marker's mtime ("last used") once it is over a minute old.
+#[test]
+fn a_run_marks_the_extraction_as_used() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, "greet:main", "app.pyz");
+    t.pyz(&python, "app.pyz").run().success();
+    let marker = t.extraction("app.pyz").join(".rshiv-ready");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&marker)
+        .and_then(|file| file.set_modified(old))
+        .expect("age the marker");
+    t.pyz(&python, "app.pyz").run().success();
+    let used = std::fs::metadata(&marker)
+        .and_then(|meta| meta.modified())
+        .expect("the marker's mtime");
+    let age = used.elapsed().unwrap_or_default();
+    assert!(
+        age < std::time::Duration::from_secs(600),
+        "marker is {age:?} old"
+    );
+}
