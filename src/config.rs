@@ -51,7 +51,8 @@ pub struct ToolConfig {
     pub site_packages: Vec<PathBuf>,
     /// Put before the command line's installer arguments (index options, constraints).
     pub installer_args: Vec<String>,
-    /// What to install when the command line names nothing (`[".", "-r", "req.txt"]`).
+    /// What to install when the command line names nothing to install, only options
+    /// (`[".", "-r", "req.txt"]`).
     pub requirements: Vec<String>,
 }
 
@@ -188,21 +189,84 @@ pub fn apply(args: &mut BuildArgs, config: ToolConfig) {
     site_packages.retain(|dir| !args.site_packages.contains(dir));
     site_packages.append(&mut args.site_packages);
     args.site_packages = site_packages;
-    let named = if args.installer_args.is_empty() {
-        config
-            .requirements
-            .into_iter()
-            .map(OsString::from)
-            .collect()
+    let given = std::mem::take(&mut args.installer_args);
+    let requirements = if names_requirements(&given) {
+        Vec::new()
     } else {
-        std::mem::take(&mut args.installer_args)
+        config.requirements
     };
     args.installer_args = config
         .installer_args
         .into_iter()
         .map(OsString::from)
-        .chain(named)
+        .chain(given)
+        .chain(requirements.into_iter().map(OsString::from))
         .collect();
+}
+
+/// Installer options (pip's and uv's) whose value is the next argument, so that in
+/// `--find-links wheels` the word `wheels` is not taken for a requirement.
+const OPTIONS_WITH_VALUES: &[&str] = &[
+    "-c",
+    "--constraint",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--index",
+    "--default-index",
+    "-f",
+    "--find-links",
+    "--platform",
+    "--python-platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--only-binary",
+    "--no-binary",
+    "--trusted-host",
+    "--cert",
+    "--client-cert",
+    "--proxy",
+    "--retries",
+    "--timeout",
+    "-C",
+    "--config-settings",
+    "--global-option",
+    "--progress-bar",
+    "--exists-action",
+    "--log",
+    "--cache-dir",
+    "--upgrade-strategy",
+    "-P",
+    "--upgrade-package",
+    "--override",
+    "--index-strategy",
+    "--keyring-provider",
+    "--resolution",
+    "--prerelease",
+    "--exclude-newer",
+    "--link-mode",
+    "--group",
+    "--report",
+    "--root-user-action",
+];
+
+/// Whether installer arguments name something to install: a requirement, a path or URL,
+/// or `-r FILE`; options alone (`--no-index --find-links wheels`) name nothing.
+pub fn names_requirements(args: &[OsString]) -> bool {
+    let mut args = args.iter().map(|arg| arg.to_string_lossy());
+    while let Some(arg) = args.next() {
+        let is_requirement_file = arg == "--requirement"
+            || arg.starts_with("--requirement=")
+            || (arg.starts_with("-r") && !arg.starts_with("--"));
+        if is_requirement_file || !arg.starts_with('-') {
+            return true;
+        }
+        if OPTIONS_WITH_VALUES.contains(&arg.as_ref()) {
+            args.next();
+        }
+    }
+    false
 }
 
 fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
@@ -354,6 +418,27 @@ mod tests {
     }
 
     #[test]
+    fn options_alone_name_no_requirement() {
+        let names = |args: &[&str]| {
+            names_requirements(&args.iter().map(OsString::from).collect::<Vec<_>>())
+        };
+        assert!(!names(&[]));
+        assert!(!names(&[
+            "--no-index",
+            "--find-links",
+            "wheels",
+            "-i",
+            "https://x/simple"
+        ]));
+        assert!(!names(&["--find-links=wheels", "--pre"]));
+        assert!(names(&["--no-index", "."]));
+        assert!(names(&["-r", "requirements.txt"]));
+        assert!(names(&["-rrequirements.txt"]));
+        assert!(names(&["--requirement=requirements.txt"]));
+        assert!(names(&["--find-links", "wheels", "requests==2.32.3"]));
+    }
+
+    #[test]
     fn the_command_line_wins() {
         let config = ToolConfig {
             console_script: Some("from_config".into()),
@@ -393,5 +478,19 @@ mod tests {
         assert_eq!(args.console_script.as_deref(), Some("from_config"));
         assert_eq!(args.compression.as_deref(), Some("stored"));
         assert_eq!(args.installer_args, ["--no-index", "."].map(OsString::from));
+
+        let config = ToolConfig {
+            requirements: vec![".".into()],
+            ..ToolConfig::default()
+        };
+        let mut args = BuildArgs {
+            installer_args: ["--find-links", "wheels"].map(OsString::from).to_vec(),
+            ..BuildArgs::default()
+        };
+        apply(&mut args, config);
+        assert_eq!(
+            args.installer_args,
+            ["--find-links", "wheels", "."].map(OsString::from)
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! that no running pyz ever loses its tree and no extraction in progress is disturbed.
 
 use std::hash::{BuildHasher, Hasher};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::lock::{self, NotHeld};
 use super::scan::{Entry, Kind};
@@ -101,7 +101,7 @@ fn cannot_lock(path: &Path, err: &std::io::Error) -> Outcome {
 
 /// Delete a tree that nothing uses any more. Another cleaner may be deleting it at the
 /// same time, so a tree that vanishes under us counts as deleted.
-fn delete(path: &PathBuf, dry_run: bool) -> anyhow::Result<Outcome> {
+fn delete(path: &Path, dry_run: bool) -> anyhow::Result<Outcome> {
     if !dry_run {
         match std::fs::remove_dir_all(path) {
             Ok(()) => {}

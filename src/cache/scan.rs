@@ -6,6 +6,7 @@
 //! marker) are listed too, since `SHIV_ROOT` may point both tools at one root. Anything else
 //! in the root is left alone.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -129,7 +130,13 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
     } else {
         return None;
     };
-    let (name, build_id) = key.rsplit_once('_')?;
+    let (name, build_id) = match recorded_identity(&path.join(MARKER), key) {
+        Some(identity) => identity,
+        None => {
+            let (name, build_id) = key.rsplit_once('_')?;
+            (name.to_string(), build_id.to_string())
+        }
+    };
     if name.is_empty() || build_id.is_empty() {
         return None;
     }
@@ -142,8 +149,8 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
     let mut entry = Entry {
         kind,
         key: key.to_string(),
-        name: name.to_string(),
-        build_id: build_id.to_string(),
+        name,
+        build_id,
         size,
         files,
         last_used: std::fs::metadata(&stamp).and_then(|m| m.modified()).ok(),
@@ -156,6 +163,25 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
         Kind::Shiv => Probe::Unknown,
     };
     Some(entry)
+}
+
+/// The app name and build id a marker records (`rshiv-1\nname=api\nbuild_id=3f2a...\n`),
+/// when they agree with the directory's name: a name or a `--build-id` may hold `_`,
+/// so splitting `<name>_<id>` is only the fallback.
+fn recorded_identity(marker: &Path, key: &str) -> Option<(String, String)> {
+    let mut text = String::new();
+    std::fs::File::open(marker)
+        .ok()?
+        .take(4096)
+        .read_to_string(&mut text)
+        .ok()?;
+    let field = |wanted: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(wanted)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    let (name, build_id) = (field("name")?, field("build_id")?);
+    (format!("{name}_{build_id}") == key).then_some((name, build_id))
 }
 
 /// `<key>-<pid>-<random>` -> `<key>`, checking that the pid is a number.
@@ -223,6 +249,26 @@ mod tests {
         let api = entries.iter().find(|e| e.kind == Kind::Rshiv).unwrap();
         assert_eq!((api.size, api.files), (6, 2));
         assert_eq!(api.probe, Probe::Free);
+    }
+
+    #[test]
+    fn the_marker_tells_name_from_build_id() {
+        let root = tempfile::tempdir().unwrap();
+        let tree = root.path().join("my_app_build_2");
+        std::fs::create_dir_all(&tree).unwrap();
+        let marker = "rshiv-1\nname=my_app\nbuild_id=build_2\nfiles=0\nunpacked_bytes=0\n";
+        std::fs::write(tree.join(MARKER), marker).unwrap();
+        let entries = scan(root.path()).unwrap();
+        assert_eq!(
+            (entries[0].name.as_str(), entries[0].build_id.as_str()),
+            ("my_app", "build_2")
+        );
+        std::fs::write(tree.join(MARKER), "").unwrap();
+        let entries = scan(root.path()).unwrap();
+        assert_eq!(
+            (entries[0].name.as_str(), entries[0].build_id.as_str()),
+            ("my_app_build", "2")
+        );
     }
 
     #[test]

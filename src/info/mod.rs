@@ -19,6 +19,9 @@ pub use read::{read, Builder, Pyz};
 /// Run `rshiv info`: the human view or `--json` to `out`, and the BOM to `--sbom FILE`
 /// (`-` is `out`, in place of the view).
 pub fn run(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.json && args.sbom.as_deref() == Some(Path::new("-")) {
+        anyhow::bail!("--json and --sbom - both write to stdout; give --sbom a file name");
+    }
     let pyz = read(&args.pyz)?;
     match args.sbom.as_deref() {
         Some(target) if target == Path::new("-") => {
@@ -164,6 +167,9 @@ fn human_view(pyz: &Pyz) -> String {
     );
     let native = crate::tags::native_needs(&pyz.distributions);
     row("needs", crate::tags::describe(native.as_ref()));
+    if let Some(preamble) = pyz.field("preamble") {
+        row("preamble", preamble.to_string());
+    }
     if let Some(root) = pyz.field("root") {
         row("cache root", root.to_string());
     }

@@ -296,6 +296,13 @@ fn files_that_are_not_pyz_files_get_one_clear_error() {
             plain.display()
         )
     );
+    let both = InfoArgs {
+        pyz: text.clone(),
+        json: true,
+        sbom: Some("-".into()),
+    };
+    let err = run(&both, &mut Vec::new()).unwrap_err().to_string();
+    assert!(err.contains("give --sbom a file name"), "{err}");
     let missing = dir.path().join("missing.pyz");
     assert!(error(&missing).contains(&missing.display().to_string()));
 }
