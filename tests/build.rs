@@ -90,7 +90,14 @@ fn shebang_is_env_python3_unless_p_says_otherwise() {
 #[test]
 fn archive_has_main_environment_json_and_the_payload() {
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
+    // Names whose bytewise order differs from a case-folding or locale order.
+    let wheels = t.wheels(&[greet()
+        .file("greet/Zeta.py", "")
+        .file("greet/alpha.py", "")
+        .file("greet/_under.py", "")
+        .file("greet/été.py", "")
+        .file("greet/a/b.py", "")
+        .file("greet/a.b.py", "")]);
     t.build(&["greet", "-c", "greet", "-o", "greet.pyz"], &wheels)
         .success();
     let pyz = Pyz::open(t.path("greet.pyz"));
@@ -1076,5 +1083,53 @@ fn builds_are_byte_identical_across_thread_counts() {
             first == t.read(format!("{dir}/app.pyz")),
             "-j {dir} differs from -j 1"
         );
+    }
+}
+
+/// Bytecode in a `--site-packages` dir stays out of the payload: no `.pyc`, no
+/// `__pycache__`.
+#[test]
+fn site_packages_bytecode_is_left_out() {
+    let t = Test::new();
+    t.write("sp/mod.py", "def main():\n    pass\n");
+    t.write("sp/__pycache__/mod.cpython-311.pyc", "not really bytecode");
+    t.write("sp/legacy.pyc", "not really bytecode");
+    t.write("sp/pkg/__pycache__/x.cpython-38.pyc", "");
+    t.write("sp/pkg/__init__.py", "");
+    t.rshiv()
+        .args(["--site-packages", "sp", "-e", "mod:main", "-o", "app.pyz"])
+        .run()
+        .success();
+    assert_eq!(
+        Pyz::open(t.path("app.pyz")).payload_names(),
+        ["mod.py", "pkg/__init__.py"]
+    );
+}
+
+/// Awkward `--site-packages` contents: a dangling symlink or a file name that is not UTF-8
+/// is either skipped or refused by name, never a crash or a half-written file.
+#[test]
+fn awkward_site_packages_entries() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = Test::new();
+    t.write("dangling/mod.py", "def main():\n    pass\n");
+    std::os::unix::fs::symlink(t.path("nowhere"), t.path("dangling/gone.py")).expect("symlink");
+    t.write("latin1/mod.py", "def main():\n    pass\n");
+    let bad = t
+        .path("latin1")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.py"));
+    std::fs::write(bad, "").expect("write a non-UTF-8 name");
+    for (dir, culprit) in [("dangling", "gone.py"), ("latin1", "caf")] {
+        t.mkdir(format!("out-{dir}"));
+        let out = t
+            .rshiv()
+            .args(["--site-packages", dir, "-e", "mod:main", "-o"])
+            .arg(format!("out-{dir}/app.pyz"))
+            .run();
+        out.stderr_lacks("panicked");
+        if out.code != Some(0) {
+            out.failure().stderr_line_with(&[culprit]);
+            assert!(listing(&t.path(format!("out-{dir}"))).is_empty());
+        }
     }
 }

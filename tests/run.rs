@@ -653,3 +653,58 @@ fn a_run_marks_the_extraction_as_used() {
         "marker is {age:?} old"
     );
 }
+
+/// The payload's distributions are visible to `importlib.metadata`: versions and entry
+/// points (what `--version` options and plugin systems read).
+fn distribution_metadata(minor: u32) {
+    let python = python!(minor);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file(
+        "greet/meta.py",
+        r#"import importlib.metadata as md
+
+
+def main():
+    eps = md.entry_points()
+    scripts = eps.select(group="console_scripts") if hasattr(eps, "select") else eps["console_scripts"]
+    names = sorted(ep.name for ep in scripts if ep.value.startswith("greet:"))
+    print(md.version("greet"), names)
+"#,
+    )]);
+    t.build(
+        &["greet", "-e", "greet.meta:main", "-o", "meta.pyz"],
+        &wheels,
+    )
+    .success();
+    t.pyz(&python, "meta.pyz")
+        .run()
+        .success()
+        .stdout_is("1.0 ['greet', 'greet-seven']\n");
+}
+every_cpython!(distribution_metadata);
+
+/// `-E` keeps the user's own PYTHONPATH for children, adding the payload to it.
+#[test]
+fn extend_pythonpath_keeps_the_users_entries() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file(
+        "greet/pp.py",
+        "import os\n\n\ndef main():\n    print(os.environ['PYTHONPATH'])\n",
+    )]);
+    t.build(
+        &["greet", "-E", "-e", "greet.pp:main", "-o", "pp.pyz"],
+        &wheels,
+    )
+    .success();
+    let mine = t.mkdir("mine");
+    let out = t.pyz(&python, "pp.pyz").env("PYTHONPATH", &mine).run();
+    out.success();
+    let entries: Vec<&str> = out.stdout.trim().split(':').collect();
+    let payload = t.extraction("pp.pyz").join("site-packages");
+    assert!(entries.contains(&mine.as_str()), "{entries:?}");
+    assert!(
+        entries.contains(&payload.to_string_lossy().as_ref()),
+        "{entries:?}"
+    );
+}
