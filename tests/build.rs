@@ -1133,3 +1133,45 @@ fn awkward_site_packages_entries() {
         }
     }
 }
+
+/// Two builds racing to the same output both finish, and what is left is one whole pyz.
+#[test]
+fn concurrent_builds_to_one_output() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.mkdir("out");
+    std::thread::scope(|scope| {
+        let builds: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels))
+            })
+            .collect();
+        for build in builds {
+            build.join().expect("a build thread").success();
+        }
+    });
+    assert_eq!(listing(&t.path("out")), ["app.pyz"]);
+    t.pyz(&python, "out/app.pyz")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+}
+
+/// A project directory whose path has spaces and non-ASCII characters builds and runs.
+#[test]
+fn project_path_with_spaces() {
+    let python = python!(11);
+    let t = Test::new();
+    proj().write(&t.path("my projects/été app"));
+    t.rshiv()
+        .current_dir("my projects/été app")
+        .installer(Installer::preferred())
+        .args(["--no-index", ".", "-c", "proj", "-o", "out put.pyz"])
+        .run()
+        .success();
+    t.pyz(&python, "my projects/été app/out put.pyz")
+        .run()
+        .success()
+        .stdout_is("proj main\n");
+}
