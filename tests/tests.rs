@@ -4,6 +4,9 @@
 // The harness: temp dirs, commands, fixture wheels and projects, reading a pyz.
 mod support;
 
+// The command line itself: --help and --version.
+mod cli;
+
 // Building: the output file, its bytes, and every build option.
 mod build;
 
