@@ -1,1 +1,239 @@
-//! build
+//! One build, start to finish: install, stage, resolve the entry point, write the pyz.
+//!
+//! The pyz is written to a temporary file beside the output and renamed into place, so a
+//! failed build leaves an existing file untouched and nothing half-written, and a running
+//! copy of the old file keeps its inode.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::archive::environment::{Baked, Environment};
+use crate::archive::{self, PackOptions, PayloadSummary};
+use crate::install::{Installer, Interpreter};
+use crate::progress::Progress;
+use crate::settings::{Entry, Settings};
+use crate::stage::{self, ConsoleTarget, Tree};
+use crate::tags;
+
+/// shiv's format version that environment.json mirrors, for tools that read it.
+const SHIV_FORMAT_VERSION: &str = "1.0.8";
+
+/// What a finished build reports.
+#[derive(Debug)]
+pub struct Outcome {
+    pub output: PathBuf,
+    pub size: u64,
+    pub summary: PayloadSummary,
+    pub seconds: f64,
+}
+
+/// Say something to the user on stderr unless `-q`.
+pub fn say(settings: &Settings, message: &str) {
+    if !settings.quiet {
+        eprintln!("rshiv: {message}");
+    }
+}
+
+/// Build the pyz that `settings` describe.
+pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
+    let started = Instant::now();
+    if let Some(dir) = &settings.project_dir {
+        say(
+            settings,
+            &format!(
+                "no requirements given: building the project in {}",
+                dir.display()
+            ),
+        );
+    }
+    let staging = tempfile::Builder::new()
+        .prefix("rshiv-stage-")
+        .tempdir()
+        .context("could not create a staging directory")?;
+    let mut interpreter = None;
+    if !settings.installer_args.is_empty() {
+        let installer = Installer::detect(settings.installer, settings.build_python.as_deref())?;
+        say(
+            settings,
+            &format!("installing with {}", installer.describe()),
+        );
+        installer.install(
+            staging.path(),
+            &settings.installer_args,
+            settings.verbose,
+            progress,
+        )?;
+        stage::normalize_installed(staging.path())?;
+        interpreter = Some(installer.python);
+    }
+    let mut roots = vec![staging.path().to_path_buf()];
+    roots.extend(settings.site_packages.iter().cloned());
+    let mut tree = stage::collect(&roots)?;
+    let preamble = add_preamble(&mut tree, settings)?;
+    let (entry_point, script, console_script) = resolve_entry(&tree, settings, &mut interpreter)?;
+    if tree.files.is_empty() {
+        bail!("the payload is empty: the installer installed nothing");
+    }
+
+    let timestamp = archive::build_timestamp()?;
+    let native = tags::native_needs(&tree.distributions);
+    let baked = Baked {
+        format: 1,
+        name: settings.name.clone(),
+        build_id: String::new(),
+        entry_point: entry_point.clone(),
+        script: script.clone(),
+        console_scripts: tree.console_scripts.clone(),
+        root: settings.root.clone(),
+        pth: tree.pth.clone(),
+        compile_pyc: settings.compile_pyc,
+        extend_pythonpath: settings.extend_pythonpath,
+        no_modify: settings.no_modify,
+        preamble: preamble.clone(),
+        isolated: settings.isolated,
+        prune_old_builds: settings.prune_old_builds,
+        files: tree.files.len() as u64,
+        unpacked_bytes: 0,
+        native: native.clone(),
+    };
+    let environment = Environment {
+        shiv_version: SHIV_FORMAT_VERSION.to_string(),
+        always_write_cache: false,
+        build_id: String::new(),
+        built_at: archive::built_at(timestamp),
+        hashes: Default::default(),
+        no_modify: settings.no_modify,
+        reproducible: true,
+        preamble,
+        entry_point,
+        compile_pyc: settings.compile_pyc,
+        extend_pythonpath: settings.extend_pythonpath,
+        prepend_pythonpath: None,
+        root: settings.root.clone(),
+        script,
+        rshiv_version: env!("CARGO_PKG_VERSION").to_string(),
+        format: "rshiv-1".to_string(),
+        name: settings.name.clone(),
+        console_script,
+        shebang: settings.shebang.clone(),
+        compression: settings.compression.to_string(),
+        files: tree.files.len() as u64,
+        unpacked_bytes: 0,
+        isolated: settings.isolated,
+        prune_old_builds: settings.prune_old_builds,
+        distributions: tree.distributions.clone(),
+        native,
+    };
+    let options = PackOptions {
+        shebang: settings.shebang.clone(),
+        compression: settings.compression,
+        timestamp,
+        threads: settings.jobs,
+        build_id: settings.build_id.clone(),
+    };
+    let payload: Vec<_> = tree.files.into_values().collect();
+    let mut tail = |summary: &PayloadSummary| {
+        let mut baked = baked.clone();
+        baked.build_id = summary.build_id.clone();
+        baked.unpacked_bytes = summary.unpacked_bytes;
+        let mut environment = environment.clone();
+        environment.build_id = summary.build_id.clone();
+        environment.unpacked_bytes = summary.unpacked_bytes;
+        if settings.no_modify {
+            environment.hashes = summary.py_hashes.clone();
+        }
+        archive::bootstrap::tail_members(&baked, &environment)
+    };
+    let summary = write_atomically(&settings.output, |file| {
+        archive::write_pyz(file, &payload, &options, progress, &mut tail)
+    })?;
+    let size = fs_err::metadata(&settings.output)?.len();
+    Ok(Outcome {
+        output: settings.output.clone(),
+        size,
+        summary,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// shiv copies the preamble into the payload's `bin/`; so do we.
+fn add_preamble(tree: &mut Tree, settings: &Settings) -> Result<Option<String>> {
+    let Some(path) = &settings.preamble else {
+        return Ok(None);
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("--preamble {}: needs a UTF-8 file name", path.display()))?;
+    let payload_path = format!("bin/{name}");
+    tree.add_file(payload_path.clone(), path.clone())?;
+    Ok(Some(payload_path))
+}
+
+/// (entry point, script, console script name) for environment.json and the bootstrap.
+fn resolve_entry(
+    tree: &Tree,
+    settings: &Settings,
+    interpreter: &mut Option<Interpreter>,
+) -> Result<(Option<String>, Option<String>, Option<String>)> {
+    match &settings.entry {
+        Entry::Interpreter => Ok((None, None, None)),
+        Entry::ConsoleScript(name) => match tree.resolve_console_script(name)? {
+            ConsoleTarget::EntryPoint(entry_point) => {
+                Ok((Some(entry_point), None, Some(name.clone())))
+            }
+            ConsoleTarget::Script(script) => Ok((None, Some(script), Some(name.clone()))),
+        },
+        Entry::EntryPoint(entry_point) => {
+            let module = entry_point.split(':').next().unwrap_or(entry_point);
+            if !tree.has_module(module) {
+                let python = match interpreter.take() {
+                    Some(python) => python,
+                    None => Interpreter::find(settings.build_python.as_deref())?,
+                };
+                let in_stdlib = python.has_stdlib_module(module)?;
+                *interpreter = Some(python);
+                if !in_stdlib {
+                    bail!(
+                        "entry point module {module:?} is neither in the payload nor in the standard library"
+                    );
+                }
+            }
+            Ok((Some(entry_point.clone()), None, None))
+        }
+    }
+}
+
+/// Write through `write` into a temporary file beside `output`, make it executable and
+/// rename it into place. On any error the temporary file is removed and `output` is
+/// untouched.
+fn write_atomically<T>(
+    output: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> Result<T>,
+) -> Result<T> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
+    let value = write(temp.as_file_mut())?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("could not write {}", temp.path().display()))?;
+    fs_err::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o755))?;
+    temp.persist(output)
+        .map_err(|e| e.error)
+        .with_context(|| format!("could not write {}", output.display()))?;
+    Ok(value)
+}

@@ -16,7 +16,9 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// after `--` goes to the installer too.
 #[derive(Debug, Parser)]
 #[command(name = "rshiv", version, about, long_about = None, args_conflicts_with_subcommands = true)]
-#[command(after_help = "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man")]
+#[command(
+    after_help = "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -224,7 +226,10 @@ pub fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
             let takes_value = arg.get_action().takes_values();
             (arg.get_short(), arg.get_long(), takes_value)
         })
-        .chain([(Some('h'), Some("help"), false), (Some('V'), Some("version"), false)])
+        .chain([
+            (Some('h'), Some("help"), false),
+            (Some('V'), Some("version"), false),
+        ])
         .collect();
 
     let mut ours = Vec::new();
@@ -297,11 +302,23 @@ mod tests {
     #[test]
     fn unknown_options_and_values_go_to_the_installer() {
         let (ours, theirs) = split(&[
-            "--no-index", "--find-links", "wheels", "-c", "app", "-o", "app.pyz", "-r",
-            "req.txt", ".", "--python=/x",
+            "--no-index",
+            "--find-links",
+            "wheels",
+            "-c",
+            "app",
+            "-o",
+            "app.pyz",
+            "-r",
+            "req.txt",
+            ".",
+            "--python=/x",
         ]);
         assert_eq!(ours, ["-c", "app", "-o", "app.pyz", "--python=/x"]);
-        assert_eq!(theirs, ["--no-index", "--find-links", "wheels", "-r", "req.txt", "."]);
+        assert_eq!(
+            theirs,
+            ["--no-index", "--find-links", "wheels", "-r", "req.txt", "."]
+        );
     }
 
     #[test]

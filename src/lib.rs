@@ -23,8 +23,46 @@ use std::process::ExitCode;
 
 /// Run one invocation; the error, if any, is reported by [`report_error`].
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
-    let _ = cli;
-    anyhow::bail!("not yet implemented")
+    let stdout = &mut std::io::stdout().lock();
+    match cli.command {
+        Some(cli::Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut <cli::Cli as clap::CommandFactory>::command(),
+                "rshiv",
+                stdout,
+            );
+        }
+        Some(cli::Command::Man) => {
+            clap_mangen::Man::new(<cli::Cli as clap::CommandFactory>::command()).render(stdout)?;
+        }
+        Some(cli::Command::Info(_)) | Some(cli::Command::Cache(_)) => {
+            anyhow::bail!("not yet implemented")
+        }
+        None => run_build(cli.build)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rshiv [OPTIONS] [PIP_ARGS]...`: build, then one summary line.
+fn run_build(args: cli::BuildArgs) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()?;
+    let settings = settings::Settings::from_args(args, &cwd)?;
+    let progress = progress::Bars::for_terminal(settings.quiet);
+    let outcome = build::build(&settings, progress.as_ref())?;
+    let id = &outcome.summary.build_id;
+    build::say(
+        &settings,
+        &format!(
+            "wrote {} ({}, {} files, build id {}, {:.2} s)",
+            outcome.output.display(),
+            progress::human_bytes(outcome.size),
+            outcome.summary.files,
+            id.get(..12).unwrap_or(id),
+            outcome.seconds
+        ),
+    );
+    Ok(())
 }
 
 /// Print an error as one line (`rshiv: error: ...: cause`) and choose the exit code.

@@ -10,3 +10,11 @@ pub const MAIN_TEMPLATE: &str = include_str!("../../bootstrap/__main__.py");
 pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
 /// The placeholder line in `MAIN_TEMPLATE`.
 pub const BAKED_PLACEHOLDER: &str = "_BAKED = None  # rshiv:baked";
+
+/// Placeholder until the archive work lands.
+pub fn tail_members(
+    _baked: &super::environment::Baked,
+    _env: &super::environment::Environment,
+) -> anyhow::Result<Vec<super::TailMember>> {
+    anyhow::bail!("not yet implemented")
+}

@@ -45,4 +45,7 @@ pub mod environment;
 pub mod pack;
 pub mod writer;
 
-pub use pack::{write_pyz, Compression, PackOptions, PayloadFile, PayloadSummary, TailMember};
+pub use pack::{
+    build_timestamp, built_at, write_pyz, Compression, PackOptions, PayloadFile, PayloadSummary,
+    TailMember,
+};

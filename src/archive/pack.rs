@@ -80,3 +80,30 @@ pub fn write_pyz(
     let _ = (out, payload, options, progress, tail);
     anyhow::bail!("archive writer not yet implemented")
 }
+
+impl Compression {
+    /// Parse `--compression` (placeholder until the archive work lands).
+    pub fn parse(value: &str) -> anyhow::Result<Compression> {
+        match value {
+            "stored" => Ok(Compression::Stored),
+            "deflate" => Ok(Compression::Deflate(6)),
+            _ => anyhow::bail!("--compression {value:?}: expected stored or deflate"),
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+/// Placeholder until the archive work lands.
+pub fn build_timestamp() -> anyhow::Result<u64> {
+    Ok(315_532_800)
+}
+
+/// Placeholder until the archive work lands.
+pub fn built_at(_timestamp: u64) -> String {
+    "1980-01-01 00:00:00".to_string()
+}

@@ -1,1 +1,147 @@
-//! install
+//! The installers that resolve requirements into a site-packages tree: pip and uv.
+//!
+//! Both are run as they are (`python -m pip install --target`, `uv pip install --target`);
+//! rshiv only chooses one, finds the interpreter, translates the few arguments whose
+//! spelling differs, and surfaces their output when they fail.
+
+mod args;
+mod interpreter;
+mod pip;
+mod uv;
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+pub use args::{check_refused, translate_for_uv};
+pub use interpreter::Interpreter;
+
+use crate::cli::InstallerChoice;
+use crate::progress::{Progress, Step};
+
+/// How one installer is invoked.
+trait Frontend {
+    /// `pip 23.2.1`, `uv 0.13.8`.
+    fn describe(&self) -> String;
+    /// The command that installs `args` into `target`.
+    fn command(&self, target: &Path, args: &[OsString]) -> Result<Command>;
+    /// A hint for a failure, from the installer's own output.
+    fn hint(&self, output: &str) -> Option<String>;
+}
+
+/// A chosen installer, ready to run.
+pub struct Installer {
+    frontend: Box<dyn Frontend>,
+    pub python: Interpreter,
+}
+
+impl Installer {
+    /// Pick the installer (`auto`: uv when on PATH, else pip) and probe the interpreter.
+    pub fn detect(choice: InstallerChoice, build_python: Option<&Path>) -> Result<Installer> {
+        let python = Interpreter::find(build_python)?;
+        let frontend: Box<dyn Frontend> = match (choice, find_on_path("uv")) {
+            (InstallerChoice::Uv | InstallerChoice::Auto, Some(path)) => {
+                Box::new(uv::Uv::new(path, &python)?)
+            }
+            (InstallerChoice::Uv, None) => {
+                bail!("uv is not installed (no `uv` on PATH); install it, or use --installer pip")
+            }
+            (InstallerChoice::Pip | InstallerChoice::Auto, _) => Box::new(pip::Pip::new(&python)),
+        };
+        Ok(Installer { frontend, python })
+    }
+
+    /// One line for the user: which installer for which interpreter.
+    pub fn describe(&self) -> String {
+        format!("{} for {}", self.frontend.describe(), self.python)
+    }
+
+    /// Install `args` into `target`. With `verbose`, the installer's output goes straight to
+    /// the terminal; otherwise it is kept and shown only if the installer fails.
+    pub fn install(
+        &self,
+        target: &Path,
+        args: &[OsString],
+        verbose: bool,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let mut command = self.frontend.command(target, args)?;
+        let program = command.get_program().to_string_lossy().into_owned();
+        progress.start(Step::Installing, None);
+        let outcome = if verbose {
+            command
+                .stdin(Stdio::null())
+                .status()
+                .map(|status| (status, String::new()))
+        } else {
+            run_captured(command)
+        };
+        progress.finish();
+        let (status, output) = outcome.with_context(|| format!("could not run {program}"))?;
+        if status.success() {
+            return Ok(());
+        }
+        if !output.is_empty() {
+            let mut stderr = io::stderr().lock();
+            for line in output.lines() {
+                let _ = writeln!(stderr, "  | {line}");
+            }
+        }
+        let code = status
+            .code()
+            .map_or("a signal".to_string(), |c| format!("exit code {c}"));
+        let mut message = format!("{} failed ({code})", self.frontend.describe());
+        if let Some(hint) = self.frontend.hint(&output) {
+            message.push_str(": ");
+            message.push_str(&hint);
+        }
+        bail!(message)
+    }
+}
+
+/// Run with stdout and stderr merged into one captured text.
+fn run_captured(mut command: Command) -> io::Result<(std::process::ExitStatus, String)> {
+    let (mut reader, writer) = io::pipe()?;
+    command
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
+    let mut child = command.spawn()?;
+    // The command holds the pipe's write ends: drop it so that reading ends with the child.
+    drop(command);
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes)?;
+    let status = child.wait()?;
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// The first executable `name` on PATH.
+pub fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// The last line of an installer's output that looks like an error, for the one-line message.
+fn last_error_line(output: &str, markers: &[&str]) -> Option<String> {
+    output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| markers.iter().any(|m| line.contains(m)))
+        .map(|line| {
+            line.trim_start_matches(['╰', '─', '▶', '×', ' '])
+                .to_string()
+        })
+}

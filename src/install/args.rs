@@ -1,0 +1,206 @@
+//! The installer's arguments: the ones rshiv refuses, and pip's spellings that uv spells
+//! differently (uv's `pip install` interface follows pip's for everything else).
+
+use std::ffi::OsString;
+
+use anyhow::{bail, Result};
+
+/// Options that would put the installation somewhere other than rshiv's staging tree
+/// (shiv refuses the same ones; `--opt=value` forms too, which shiv lets through).
+const REFUSED: &[&str] = &[
+    "-t",
+    "--target",
+    "--prefix",
+    "--user",
+    "--root",
+    "-d",
+    "--download",
+    "--editable",
+];
+
+/// Fail on an installer argument that would defeat the build.
+pub fn check_refused(args: &[OsString]) -> Result<()> {
+    for arg in args.iter().filter_map(|a| a.to_str()) {
+        let name = arg.split('=').next().unwrap_or(arg);
+        let short_attached = REFUSED
+            .iter()
+            .any(|r| r.len() == 2 && arg.starts_with(r) && arg.len() > 2);
+        if REFUSED.contains(&name) || short_attached {
+            bail!(
+                "installer option {arg} is not allowed: rshiv decides where packages are installed"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// pip-style arguments rewritten for `uv pip install`: `--pre`, `--platform` (mapped to
+/// uv's `--python-platform`), `--no-cache-dir`, `--trusted-host`; cross-target builds get
+/// `--only-binary :all:` unless the user chose, as pip requires.
+pub fn translate_for_uv(args: &[OsString]) -> Result<Vec<OsString>> {
+    let mut out: Vec<OsString> = Vec::with_capacity(args.len());
+    let mut iter = args.iter().peekable();
+    let mut cross = false;
+    let mut chose_binaries = false;
+    while let Some(arg) = iter.next() {
+        let Some(text) = arg.to_str() else {
+            out.push(arg.clone());
+            continue;
+        };
+        let (name, inline) = match text.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
+            _ => (text, None),
+        };
+        let value = |iter: &mut std::iter::Peekable<std::slice::Iter<OsString>>| {
+            inline
+                .clone()
+                .or_else(|| iter.next().and_then(|v| v.to_str().map(str::to_string)))
+        };
+        match name {
+            "--pre" => out.push("--prerelease=allow".into()),
+            "--no-cache-dir" => out.push("--no-cache".into()),
+            "--trusted-host" => {
+                let host = value(&mut iter).unwrap_or_default();
+                out.push(format!("--allow-insecure-host={host}").into());
+            }
+            "--platform" => {
+                let tag = value(&mut iter).unwrap_or_default();
+                cross = true;
+                out.push(format!("--python-platform={}", uv_platform(&tag)?).into());
+            }
+            "--python-version" | "--python-platform" => {
+                cross = true;
+                out.push(arg.clone());
+                if inline.is_none() {
+                    out.extend(iter.next().cloned());
+                }
+            }
+            "--abi" | "--implementation" => {
+                bail!("installer option {name} is not supported by uv; use --installer pip")
+            }
+            "--only-binary" | "--no-binary" | "--no-deps" => {
+                chose_binaries = true;
+                out.push(arg.clone());
+            }
+            _ => out.push(arg.clone()),
+        }
+    }
+    if cross && !chose_binaries {
+        out.push("--only-binary=:all:".into());
+    }
+    Ok(out)
+}
+
+/// pip's platform tag (`manylinux2014_x86_64`) as uv's target (`x86_64-manylinux2014`).
+fn uv_platform(tag: &str) -> Result<String> {
+    let arch_of = |rest: &str, known: &[&str]| {
+        known
+            .iter()
+            .find(|a| rest.ends_with(*a))
+            .map(|a| a.to_string())
+    };
+    const ARCHES: &[&str] = &[
+        "x86_64", "aarch64", "i686", "armv7l", "ppc64le", "s390x", "riscv64",
+    ];
+    let mapped = if let Some(rest) = tag.strip_prefix("manylinux_") {
+        arch_of(rest, ARCHES).map(|arch| {
+            let version = rest.trim_end_matches(&arch).trim_end_matches('_');
+            format!("{arch}-manylinux_{version}")
+        })
+    } else if let Some(arch) = tag.strip_prefix("manylinux2014_") {
+        Some(format!("{arch}-manylinux2014"))
+    } else if let Some(arch) = tag
+        .strip_prefix("manylinux2010_")
+        .or(tag.strip_prefix("manylinux1_"))
+    {
+        Some(format!("{arch}-manylinux_2_17"))
+    } else if let Some(rest) = tag.strip_prefix("musllinux_") {
+        arch_of(rest, ARCHES).map(|arch| format!("{arch}-unknown-linux-musl"))
+    } else if let Some(arch) = tag.strip_prefix("linux_") {
+        Some(format!("{arch}-unknown-linux-gnu"))
+    } else if tag.starts_with("macosx_") {
+        Some(
+            if tag.ends_with("arm64") {
+                "aarch64-apple-darwin"
+            } else {
+                "x86_64-apple-darwin"
+            }
+            .to_string(),
+        )
+    } else if tag == "win_amd64" {
+        Some("x86_64-pc-windows-msvc".to_string())
+    } else if tag == "win32" {
+        Some("i686-pc-windows-msvc".to_string())
+    } else {
+        None
+    };
+    match mapped {
+        Some(target) => Ok(target),
+        None => bail!("platform {tag:?} has no uv equivalent; use --installer pip"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn refuses_target_and_friends_in_every_spelling() {
+        for bad in [
+            "--target",
+            "--target=x",
+            "-tx",
+            "--user",
+            "--prefix=/x",
+            "-d",
+            "--editable",
+        ] {
+            assert!(
+                check_refused(&strings(&["requests", bad])).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(check_refused(&strings(&[
+            "-r",
+            "req.txt",
+            "--no-index",
+            "--find-links=w",
+            "."
+        ]))
+        .is_ok());
+    }
+
+    #[test]
+    fn cross_options_translate() {
+        let out = translate_for_uv(&strings(&[
+            "--platform",
+            "manylinux2014_x86_64",
+            "--python-version",
+            "3.8",
+            "--pre",
+            "numpy",
+        ]))
+        .unwrap();
+        let out: Vec<_> = out.iter().map(|s| s.to_str().unwrap()).collect();
+        assert_eq!(
+            out,
+            [
+                "--python-platform=x86_64-manylinux2014",
+                "--python-version",
+                "3.8",
+                "--prerelease=allow",
+                "numpy",
+                "--only-binary=:all:",
+            ]
+        );
+        assert_eq!(
+            uv_platform("manylinux_2_28_aarch64").unwrap(),
+            "aarch64-manylinux_2_28"
+        );
+        assert!(translate_for_uv(&strings(&["--abi", "cp38"])).is_err());
+    }
+}

@@ -1,0 +1,61 @@
+//! uv: `uv pip install --target DIR --python PY ARGS`, with pip's spellings translated.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use super::{last_error_line, translate_for_uv, Frontend, Interpreter};
+
+pub struct Uv {
+    program: PathBuf,
+    python: PathBuf,
+    version: String,
+}
+
+impl Uv {
+    pub fn new(program: PathBuf, python: &Interpreter) -> Result<Uv> {
+        let output = Command::new(&program)
+            .arg("--version")
+            .output()
+            .with_context(|| format!("could not run {}", program.display()))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let version = text
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Uv {
+            program,
+            python: python.executable.clone(),
+            version,
+        })
+    }
+}
+
+impl Frontend for Uv {
+    fn describe(&self) -> String {
+        if self.version.is_empty() {
+            "uv".to_string()
+        } else {
+            self.version.clone()
+        }
+    }
+
+    fn command(&self, target: &Path, args: &[OsString]) -> Result<Command> {
+        let mut command = Command::new(&self.program);
+        command
+            .args(["pip", "install", "--target"])
+            .arg(target)
+            .arg("--python")
+            .arg(&self.python)
+            .args(translate_for_uv(args)?)
+            .env("UV_NO_PROGRESS", "1");
+        Ok(command)
+    }
+
+    fn hint(&self, output: &str) -> Option<String> {
+        last_error_line(output, &["error:", "Because", "not found", "No solution"])
+    }
+}
