@@ -45,8 +45,6 @@ class Workload:
     """An app to build and start, the same way with every tool."""
 
     name: str
-    # Installer arguments: project directories, or `-r FILE`.
-    sources: list
     # `module:attr`: what the baseline calls, and `-e` when there is no console script.
     entry: str
     # Arguments of every start; the app must exit 0 with them.
@@ -54,6 +52,11 @@ class Workload:
     # A line the app prints, checked once per tool before timing.
     expect: str
     console_script: str = None
+    # A local project (`.` in shiv's words), copied afresh before each build, since
+    # setuptools writes build/ and *.egg-info into the tree it builds.
+    project: Path = None
+    # A requirements file, passed as `-r FILE`.
+    requirements: Path = None
     # What `python -m` runs for the second baseline (defaults to the entry's module).
     m_module: str = None
     # Directory for the stdlib zipapp (only the trivial app has no dependencies).
@@ -63,12 +66,6 @@ class Workload:
     build_runs: int = 5
 
 
-def simple_api_dir():
-    """The repository's example when it exists, else the benchmark's own copy."""
-    example = REPO / "examples" / "simple_api"
-    return example if (example / "pyproject.toml").exists() else FIXTURES / "simple_api"
-
-
 def workloads():
     """The three workloads of issues 3 and 5, by name."""
     trivial = FIXTURES / "trivial"
@@ -76,7 +73,7 @@ def workloads():
     return {
         "trivial": Workload(
             name="trivial",
-            sources=[str(trivial)],
+            project=trivial,
             entry="hello:main",
             argv=[],
             expect="hello",
@@ -85,7 +82,7 @@ def workloads():
         ),
         "simple_api": Workload(
             name="simple_api",
-            sources=[str(simple_api_dir())],
+            project=FIXTURES / "simple_api",
             entry="simple_api.cli:main",
             console_script="simple_api",
             m_module="simple_api",
@@ -95,7 +92,7 @@ def workloads():
         ),
         "heavy": Workload(
             name="heavy",
-            sources=["-r", str(heavy / "requirements.txt")],
+            requirements=heavy / "requirements.txt",
             entry="json.tool:main",
             argv=[str(heavy / "tiny.json")],
             expect='"tiny": true',
@@ -140,6 +137,20 @@ class Context:
         suffix = ".pex" if tool == "pex" else ".pyz"
         return self.work / "out" / workload.name / f"{tool}{suffix}"
 
+    def sources(self, workload):
+        """The installer arguments: the fresh copy of the project, or `-r FILE`."""
+        if workload.project:
+            return [str(self.work / "src" / workload.name)]
+        return ["-r", str(workload.requirements)]
+
+    def fresh_project(self, workload):
+        """Copy the workload's project to where sources() points, replacing any old copy."""
+        if workload.project:
+            copy = Path(self.sources(workload)[0])
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(workload.project, copy, ignore=shutil.ignore_patterns(
+                "build", "*.egg-info", "__pycache__"))
+
     def log(self, workload, tool, what):
         """A log file for one command's output, kept for post-mortems."""
         path = self.work / "logs" / workload.name / f"{tool}-{what}.log"
@@ -158,11 +169,11 @@ def build_command(ctx, workload, tool, out):
               else ["-e", workload.entry])
     if tool in ("rshiv-uv", "rshiv-pip"):
         installer = ["--installer", "pip"] if tool == "rshiv-pip" else []
-        return [ctx.rshiv, *installer, "-o", str(out), *target, *workload.sources]
+        return [ctx.rshiv, *installer, "-o", str(out), *target, *ctx.sources(workload)]
     if tool == "shiv":
-        return [str(ctx.venv_bin / "shiv"), "-o", str(out), *target, *workload.sources]
+        return [str(ctx.venv_bin / "shiv"), "-o", str(out), *target, *ctx.sources(workload)]
     if tool == "pex":
-        return [str(ctx.venv_bin / "pex"), *workload.sources, *target, "-o", str(out)]
+        return [str(ctx.venv_bin / "pex"), *ctx.sources(workload), *target, "-o", str(out)]
     if tool == "zipapp" and workload.zipapp_src:
         return [ctx.python, "-m", "zipapp", str(workload.zipapp_src), "-m", workload.entry,
                 "-p", "/usr/bin/env python3", "-o", str(out)]
@@ -181,6 +192,7 @@ def build_once(ctx, workload, tool, poll, what):
     if out.exists():
         out.unlink()
     cmd = build_command(ctx, workload, tool, out)
+    ctx.fresh_project(workload)
     with open(ctx.log(workload, tool, what), "w") as log:
         log.write(" ".join(cmd) + "\n")
         log.flush()
@@ -270,8 +282,9 @@ def install_baseline(ctx, workload):
     if not (target / ".complete").exists():
         shutil.rmtree(target, ignore_errors=True)
         say(f"[{workload.name}] installing the baseline's packages into {target}")
+        ctx.fresh_project(workload)
         subprocess.run([str(ctx.venv_bin / "uv"), "pip", "install", "--quiet", "--python",
-                        ctx.python, "--target", str(target), *workload.sources],
+                        ctx.python, "--target", str(target), *ctx.sources(workload)],
                        env=ctx.build_env(), check=True)
         (target / ".complete").touch()
     return target
