@@ -222,9 +222,11 @@ def run_builds(ctx, workload, result):
             continue
         say(f"[{workload.name}] warm-up build: {tool}")
         sample = build_once(ctx, workload, tool, poll=False, what="warmup")
+        check_root = ctx.shm / "check" / workload.name / tool
         error = (f"build failed (exit {sample.returncode}), see "
                  f"{ctx.log(workload, tool, 'warmup')}" if sample.returncode else
-                 check_start(ctx, workload, tool, ctx.shm / "check" / workload.name / tool))
+                 check_start(ctx, workload, tool, check_root))
+        shutil.rmtree(check_root, ignore_errors=True)
         entry["status"] = error or "ok"
         if sample.returncode == 0:
             entry["size"] = ctx.artifact(workload, tool).stat().st_size

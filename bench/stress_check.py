@@ -2,7 +2,6 @@
 
     stress_check.py facts PYZ          print `<name> <build id> <files>` of an rshiv pyz
     stress_check.py root PYZ ROOT      check ROOT after first runs of PYZ (exit 1 if wrong)
-    stress_check.py state PYZ ROOT     print starting, extracting or published
 
 The layout is the extraction protocol of BRIEF-COMMON.md and src/archive/mod.rs: one
 published `<root>/<name>_<id>/` holding `site-packages/` (the payload) and `.rshiv-ready`;
@@ -88,20 +87,8 @@ def check_root(pyz, root):
     return problems
 
 
-def state(pyz, root):
-    """Where a first run stands: starting, extracting (a tmp dir exists) or published."""
-    env = environment(pyz)
-    extraction = f"{env['name']}_{env['build_id']}"
-    if os.path.exists(os.path.join(root, extraction, MARKER)):
-        return "published"
-    prefix = f".{extraction}.tmp-"
-    if any(e.startswith(prefix) for e in os.listdir(root)):
-        return "extracting"
-    return "starting"
-
-
 def main(argv):
-    """Dispatch the three commands."""
+    """Dispatch the two commands."""
     if len(argv) == 2 and argv[0] == "facts":
         env = environment(argv[1])
         print(env["name"], env["build_id"], len(payload_listing(argv[1])))
@@ -111,9 +98,6 @@ def main(argv):
         for problem in problems:
             print(f"FAIL: {problem}", file=sys.stderr)
         return 1 if problems else 0
-    if len(argv) == 3 and argv[0] == "state":
-        print(state(argv[1], argv[2]))
-        return 0
     print(__doc__, file=sys.stderr)
     return 2
 
