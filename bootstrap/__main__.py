@@ -1,2 +1,125 @@
-"""rshiv warm path (placeholder)."""
+"""rshiv's start-up stub: find this build's extraction, then hand over to the runtime.
+
+Python compiles this file from source twice at every start (zipimport's get_filename
+compiles it too), so it holds only what must run before the extraction is found: one open,
+flock and stat of its marker. The runtime (`_rshiv/runtime.py`) then comes from the
+extraction's bytecode-cached copy, or from the pyz on a first run.
+"""
+
+import os
+import sys
+
 _BAKED = None  # rshiv:baked
+
+MARKER = ".rshiv-ready"
+RUNTIME = "_rshiv/runtime.py"
+# Descriptors of the markers we hold LOCK_SH on, for the life of the process.
+HELD = []
+
+
+def archive_path():
+    """The pyz being run (`__file__` is `<pyz>/__main__.py`)."""
+    return os.path.dirname(__file__)
+
+
+def cache_root(baked):
+    """RSHIV_ROOT, else SHIV_ROOT, else the baked --root (`$VAR` read now), else XDG's cache."""
+    environ = os.environ
+    root = environ.get("RSHIV_ROOT") or environ.get("SHIV_ROOT")
+    if not root and baked["root"]:
+        root = baked["root"]
+        if root.startswith("$"):
+            name, _, rest = root[1:].partition("/")
+            value = environ.get(name)
+            root = os.path.join(value, rest) if value and rest else value
+    if not root:
+        xdg = environ.get("XDG_CACHE_HOME")
+        root = os.path.join(xdg if xdg and xdg[0] == "/" else "~/.cache", "rshiv")
+    return os.path.abspath(os.path.expanduser(root))
+
+
+def fallback_root():
+    """The private per-user root used when the cache root is not writable."""
+    return os.path.join(os.environ.get("TMPDIR") or "/tmp", "rshiv-%d" % os.getuid())
+
+
+def is_private_dir(path):
+    """Whether `path` is a directory (not a symlink) of ours that no one else may write."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return info.st_mode & 0o170022 == 0o040000 and info.st_uid == os.getuid()
+
+
+def extraction_dir(root, baked):
+    """`<root>/<name>_<build id>`."""
+    return os.path.join(root, baked["name"] + "_" + baked["build_id"])
+
+
+def open_extraction(root, baked):
+    """The extraction's directory if published, with LOCK_SH held on its marker; else None.
+
+    None also when it is being removed (someone holds LOCK_EX) or was replaced between our
+    open and our lock (the marker's path then names another file).
+    """
+    import fcntl
+
+    marker = os.path.join(extraction_dir(root, baked), MARKER)
+    try:
+        fd = os.open(marker, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise
+        except OSError:
+            pass  # no flock here (NFS): the atomic rename alone keeps trees whole
+        named, held = os.stat(marker), os.fstat(fd)
+        if (named.st_dev, named.st_ino) != (held.st_dev, held.st_ino):
+            raise FileNotFoundError(marker)
+    except OSError:
+        os.close(fd)
+        return None
+    HELD.append((fd, marker, named.st_mtime))
+    return os.path.dirname(marker)
+
+
+def find_extraction(baked):
+    """The published extraction under the cache root or, when private, the fallback root."""
+    found = open_extraction(cache_root(baked), baked)
+    if found is None and is_private_dir(fallback_root()):
+        found = open_extraction(fallback_root(), baked)
+    return found
+
+
+def load_runtime(extraction):
+    """The extraction's cached copy of this pyz's runtime (named by its CRC-32), else the pyz's."""
+    if extraction:
+        import importlib.util
+        import zipimport
+
+        try:
+            crc = zipimport._zip_directory_cache[__loader__.archive][RUNTIME][7]
+            path = os.path.join(extraction, ".rshiv", "runtime-%08x.py" % crc)
+            spec = importlib.util.spec_from_file_location("_rshiv.runtime", path)
+            runtime = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(runtime)
+            return runtime
+        except (AttributeError, KeyError, IndexError, ImportError, OSError):
+            pass  # an older extraction or zipimport: the pyz's copy works too
+    from _rshiv import runtime
+
+    return runtime
+
+
+def main():
+    """Start the app: warm from the extraction when there is one, else unpack first."""
+    extraction = find_extraction(_BAKED)
+    load_runtime(extraction).start(_BAKED, sys.modules[__name__], extraction)
+
+
+if __name__ == "__main__":
+    main()

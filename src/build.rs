@@ -102,7 +102,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         shiv_version: SHIV_FORMAT_VERSION.to_string(),
         always_write_cache: false,
         build_id: String::new(),
-        built_at: archive::built_at(timestamp),
+        built_at: archive::format_utc(timestamp),
         hashes: Default::default(),
         no_modify: settings.no_modify,
         reproducible: true,

@@ -100,7 +100,7 @@ fn rewrite_script_shebangs(
         }
         let mut new = PORTABLE_SHEBANG.as_bytes().to_vec();
         new.extend_from_slice(&rest[end..]);
-        fs_err::write(&file, &new)?;
+        replace_file(&file, &new)?;
         rewritten.insert(script, (record_hash(&new), new.len() as u64));
     }
     Ok(rewritten)
@@ -134,7 +134,17 @@ fn rewrite_record(
         }
         out.push('\n');
     }
-    fs_err::write(record, out)?;
+    replace_file(record, out.as_bytes())
+}
+
+/// Write `bytes` as a new file at `path`. uv installs by hard-linking from its cache, so
+/// writing into the existing inode could change the cache itself.
+/// The file's permissions are kept.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let permissions = fs_err::metadata(path)?.permissions();
+    fs_err::remove_file(path)?;
+    fs_err::write(path, bytes)?;
+    fs_err::set_permissions(path, permissions)?;
     Ok(())
 }
 

@@ -4,6 +4,12 @@
 //! it with `_BAKED = {...}`, a Python literal of the build's constants (see
 //! `environment::Baked`), so that a warm start reads nothing from the archive.
 
+use anyhow::{bail, Result};
+use serde_json::Value;
+
+use super::environment::{Baked, Environment};
+use super::pack::TailMember;
+
 /// Source of the warm path, with the baked line still a placeholder.
 pub const MAIN_TEMPLATE: &str = include_str!("../../bootstrap/__main__.py");
 /// Source of the cold path and rare features, stored as `_rshiv/runtime.py`.
@@ -11,10 +17,184 @@ pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
 /// The placeholder line in `MAIN_TEMPLATE`.
 pub const BAKED_PLACEHOLDER: &str = "_BAKED = None  # rshiv:baked";
 
-/// Placeholder until the archive work lands.
-pub fn tail_members(
-    _baked: &super::environment::Baked,
-    _env: &super::environment::Environment,
-) -> anyhow::Result<Vec<super::TailMember>> {
-    anyhow::bail!("not yet implemented")
+/// `__main__.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
+pub fn render_main(baked: &Baked) -> Result<String> {
+    render(MAIN_TEMPLATE, baked)
+}
+
+/// The outer zip's members after the payload, in the order the format fixes (see
+/// `archive`): the `_rshiv` package, its runtime, `__main__.py`, `environment.json`.
+pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>> {
+    let member = |name: &str, data: Vec<u8>| TailMember {
+        name: name.to_string(),
+        data,
+    };
+    Ok(vec![
+        member("_rshiv/__init__.py", Vec::new()),
+        member("_rshiv/runtime.py", RUNTIME.as_bytes().to_vec()),
+        member("__main__.py", render_main(baked)?.into_bytes()),
+        member("environment.json", env.to_json()?),
+    ])
+}
+
+fn render(template: &str, baked: &Baked) -> Result<String> {
+    let is_placeholder = |line: &str| line.trim_end_matches(['\n', '\r']) == BAKED_PLACEHOLDER;
+    let found = template
+        .split_inclusive('\n')
+        .filter(|line| is_placeholder(line))
+        .count();
+    if found != 1 {
+        bail!("bootstrap/__main__.py must hold the line `{BAKED_PLACEHOLDER}` exactly once, found it {found} times");
+    }
+    let mut literal = String::new();
+    python_literal(&serde_json::to_value(baked)?, &mut literal);
+    Ok(template
+        .split_inclusive('\n')
+        .map(|line| {
+            if is_placeholder(line) {
+                let ending = &line[BAKED_PLACEHOLDER.len()..];
+                format!("_BAKED = {literal}{ending}")
+            } else {
+                line.to_string()
+            }
+        })
+        .collect())
+}
+
+/// A JSON value as a Python expression that evaluates to the same data (`json.loads`'s
+/// mapping: null/true/false become None/True/False). Object keys are sorted, and strings
+/// are pure ASCII, so the same value always gives the same text.
+fn python_literal(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        // JSON's number syntax is a subset of Python's (and JSON has no NaN or infinity).
+        Value::Number(number) => out.push_str(&number.to_string()),
+        Value::String(text) => python_str(text, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_literal(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                python_str(key, out);
+                out.push_str(": ");
+                python_literal(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// A double-quoted Python string literal (Python reference, "String and Bytes literals"):
+/// printable ASCII as is, everything else escaped.
+fn python_str(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            c if u32::from(c) <= 0xFF => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if u32::from(c) <= 0xFFFF => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push_str(&format!("\\U{:08x}", u32::from(c))),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+    use crate::archive::environment::Native;
+
+    fn awkward_baked() -> Baked {
+        Baked {
+            format: 1,
+            name: "api \"quoted\" 'single' \\back\\slash".into(),
+            build_id: "line\nbreak\r\ttab \u{0}nul \u{7f}del".into(),
+            entry_point: Some("caf\u{e9}.na\u{ef}ve:m\u{e4}in \u{2028} \u{1f40d}".into()),
+            console_scripts: [
+                ("z".to_string(), "z:main".to_string()),
+                ("a b".to_string(), "a:\u{fffd}".to_string()),
+            ]
+            .into(),
+            root: Some("$HOME/.cache".into()),
+            pth: vec!["distutils-precedence.pth".into()],
+            files: u64::MAX,
+            native: Some(Native {
+                python: Some([3, 11]),
+                machines: vec!["x86_64".into()],
+                ..Native::default()
+            }),
+            ..Baked::default()
+        }
+    }
+
+    #[test]
+    fn the_literal_is_what_python_reads() {
+        let baked = awkward_baked();
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main.py");
+        let source = render("import json, sys\n_BAKED = None  # rshiv:baked\nsys.stdout.write(json.dumps(_BAKED))\n", &baked).unwrap();
+        assert!(source.is_ascii());
+        std::fs::write(&main, &source).unwrap();
+        let output = Command::new("python3").arg(&main).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let printed: Baked = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(printed, baked);
+    }
+
+    #[test]
+    fn the_template_renders_and_the_placeholder_is_required() {
+        let main = render_main(&Baked::default()).unwrap();
+        assert!(!main.contains(BAKED_PLACEHOLDER));
+        assert!(main.contains("\n_BAKED = {\"build_id\": \"\", "), "{main}");
+        let err = render("print(1)\n", &Baked::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("found it 0 times"), "{err}");
+        let twice = format!("{BAKED_PLACEHOLDER}\n{BAKED_PLACEHOLDER}\n");
+        assert!(render(&twice, &Baked::default()).is_err());
+    }
+
+    #[test]
+    fn tail_members_come_in_the_documented_order() {
+        let names: Vec<String> = tail_members(&Baked::default(), &Environment::default())
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "_rshiv/__init__.py",
+                "_rshiv/runtime.py",
+                "__main__.py",
+                "environment.json"
+            ]
+        );
+    }
 }

@@ -109,3 +109,43 @@ pub struct Environment {
     pub distributions: Vec<Distribution>,
     pub native: Option<Native>,
 }
+
+impl Environment {
+    /// `environment.json`'s bytes: pretty-printed with two-space indents, fields in the
+    /// order declared above, maps sorted by key, and a final newline. Deterministic.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut json = serde_json::to_vec_pretty(self)?;
+        json.push(b'\n');
+        Ok(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_json_is_pretty_ordered_and_ends_with_a_newline() {
+        let env = Environment {
+            shiv_version: "1.0.8".into(),
+            build_id: "abc".into(),
+            hashes: [
+                ("b.py".to_string(), "2".to_string()),
+                ("a.py".to_string(), "1".to_string()),
+            ]
+            .into(),
+            name: "caf\u{e9}".into(),
+            ..Environment::default()
+        };
+        let text = String::from_utf8(env.to_json().unwrap()).unwrap();
+        assert!(text.starts_with("{\n  \"shiv_version\": \"1.0.8\",\n  \"always_write_cache\": false,\n  \"build_id\": \"abc\",\n"), "{text}");
+        assert!(
+            text.contains("\"hashes\": {\n    \"a.py\": \"1\",\n    \"b.py\": \"2\"\n  },"),
+            "{text}"
+        );
+        assert!(text.ends_with("\"native\": null\n}\n"), "{text}");
+        let back: Environment = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, env);
+        assert_eq!(env.to_json().unwrap(), env.clone().to_json().unwrap());
+    }
+}

@@ -41,11 +41,15 @@
 //! tree extract to the same cache directory. `--build-id` replaces it.
 
 pub mod bootstrap;
+pub mod compress;
 pub mod environment;
 pub mod pack;
+mod parallel;
+#[cfg(test)]
+mod tests;
+pub mod time;
 pub mod writer;
 
-pub use pack::{
-    build_timestamp, built_at, write_pyz, Compression, PackOptions, PayloadFile, PayloadSummary,
-    TailMember,
-};
+pub use compress::{Compression, InvalidCompression};
+pub use pack::{write_pyz, PackOptions, PayloadFile, PayloadSummary, TailMember};
+pub use time::{build_timestamp, format_utc};
