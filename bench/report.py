@@ -39,6 +39,15 @@ def minimum(values):
     return min(values) if values else None
 
 
+def spread(values):
+    """Interquartile range: how much runs of one command differ; an overhead smaller than
+    the baseline's spread is within the noise. None for fewer than two values."""
+    if len(values) < 2:
+        return None
+    quartiles = statistics.quantiles(values, n=4)
+    return quartiles[2] - quartiles[0]
+
+
 def mb(kib):
     """KiB (what the kernel reports) to MB (10^6 bytes)."""
     return None if kib is None else kib * 1024 / 1e6
@@ -125,21 +134,21 @@ def warm_table(results):
     for workload, result in results["workloads"].items():
         for label, start in result.get("start", {}).items():
             if start.get("status") != "ok":
-                rows.append(status_row(workload, label, start.get("status"), 7))
+                rows.append(status_row(workload, label, start.get("status"), 8))
                 continue
             over_median = warm_overhead(result, label, median)
             over_min = warm_overhead(result, label, minimum)
             reference = label == "python -c"
             rows.append([
                 workload, label, fmt(ms(median(start["warm"])), 1),
-                fmt(ms(minimum(start["warm"])), 1),
+                fmt(ms(minimum(start["warm"])), 1), fmt(ms(spread(start["warm"])), 1),
                 "(reference)" if reference else fmt(ms(over_median), 1, " ms"),
                 "(reference)" if reference else fmt(ms(over_min), 1, " ms"),
                 fmt(mb(median(start["rss_kb"])), 0),
             ])
     return "## Warm start (cache present)\n\n" + table(
-        ["workload", "run", "median ms", "min ms", "overhead (median)", "overhead (min)",
-         "peak RSS MB"], rows)
+        ["workload", "run", "median ms", "min ms", "IQR ms", "overhead (median)",
+         "overhead (min)", "peak RSS MB"], rows)
 
 
 def ms(seconds):
@@ -165,8 +174,11 @@ def cold_table(results):
 
 
 def ratio(mine, theirs):
-    """mine / theirs as `0.07×`, or an em dash."""
-    return "—" if mine is None or not theirs else f"{mine / theirs:.2f}×"
+    """mine / theirs as `0.07×`; an em dash when missing, or when either is negative (an
+    overhead below zero is noise, and a ratio of it means nothing)."""
+    if mine is None or theirs is None or mine < 0 or theirs <= 0:
+        return "—"
+    return f"{mine / theirs:.2f}×"
 
 
 def verdict(value, goal):
