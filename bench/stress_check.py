@@ -28,9 +28,9 @@ def environment(pyz):
 def payload_listing(pyz):
     """{payload path: (size, crc32)} of the inner archive."""
     with zipfile.ZipFile(pyz) as outer:
-        with zipfile.ZipFile(io.BytesIO(outer.read(PAYLOAD))) as inner:
-            return {i.filename: (i.file_size, i.CRC) for i in inner.infolist()
-                    if not i.is_dir()}
+        payload = outer.read(PAYLOAD)
+    with zipfile.ZipFile(io.BytesIO(payload)) as inner:
+        return {i.filename: (i.file_size, i.CRC) for i in inner.infolist() if not i.is_dir()}
 
 
 def crc32(path):
