@@ -39,6 +39,10 @@ RUNTIME_VARIABLES = (
 
 BUILD_TOOLS = ("rshiv-uv", "rshiv-pip", "shiv", "pex", "zipapp")
 
+# `--compression all`: every family rshiv offers that the stdlib's zipfile extracts. The
+# slowest deflate levels (10-12, zopfli) are left to an explicit list.
+COMPRESSION_SWEEP = ("stored", "deflate-1", "deflate-6", "deflate-9", "bzip2", "lzma")
+
 
 @dataclass
 class Workload:
@@ -115,6 +119,7 @@ class Context:
     warm_runs: int
     cold_runs: int
     only: str
+    compression: list
 
     def build_env(self):
         """Environment of a build: the venv first on PATH (uv, shiv, pex), caches in work/."""
@@ -167,6 +172,9 @@ def build_command(ctx, workload, tool, out):
     """The command line of one build, or None when the tool cannot build this workload."""
     target = (["-c", workload.console_script] if workload.console_script
               else ["-e", workload.entry])
+    if tool.startswith("rshiv-compression-"):
+        method = ["--compression", tool.removeprefix("rshiv-compression-")]
+        return [ctx.rshiv, *method, "-o", str(out), *target, *ctx.sources(workload)]
     if tool in ("rshiv-uv", "rshiv-pip"):
         installer = ["--installer", "pip"] if tool == "rshiv-pip" else []
         return [ctx.rshiv, *installer, "-o", str(out), *target, *ctx.sources(workload)]
@@ -223,8 +231,8 @@ def run_builds(ctx, workload, result):
         say(f"[{workload.name}] warm-up build: {tool}")
         sample = build_once(ctx, workload, tool, poll=False, what="warmup")
         check_root = ctx.shm / "check" / workload.name / tool
-        error = (f"build failed (exit {sample.returncode}), see "
-                 f"{ctx.log(workload, tool, 'warmup')}" if sample.returncode else
+        error = (f"build failed (exit {sample.returncode}): "
+                 f"{tail(ctx.log(workload, tool, 'warmup'))}" if sample.returncode else
                  check_start(ctx, workload, tool, check_root))
         shutil.rmtree(check_root, ignore_errors=True)
         entry["status"] = error or "ok"
@@ -337,18 +345,61 @@ def run_starts(ctx, workload, result):
                 starts[label]["rss_kb"].append(sample.tree_max_kb)
     for index in range(ctx.cold_runs):
         for label, tool in tools.items():
-            if starts[label]["status"] != "ok":
-                continue
-            say(f"[{workload.name}] cold start {index + 1}/{ctx.cold_runs}: {label}")
-            root = ctx.shm / "cold" / workload.name / label
-            shutil.rmtree(root, ignore_errors=True)
-            root.mkdir(parents=True)
-            cmd = [ctx.python, str(ctx.artifact(workload, tool)), *workload.argv]
-            sample = measure.run(cmd, env=ctx.run_env(root), cwd=ctx.work)
+            if starts[label]["status"] == "ok":
+                say(f"[{workload.name}] cold start {index + 1}/{ctx.cold_runs}: {label}")
+                cold_start(ctx, workload, tool, starts[label])
+
+
+def cold_start(ctx, workload, tool, entry):
+    """One start into an emptied cache root; adds its time and peak RSS to entry."""
+    root = ctx.shm / "cold" / workload.name / tool
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    cmd = [ctx.python, str(ctx.artifact(workload, tool)), *workload.argv]
+    sample = measure.run(cmd, env=ctx.run_env(root), cwd=ctx.work)
+    if sample.returncode == 0:
+        entry["cold"].append(sample.seconds)
+        entry["cold_rss_kb"].append(sample.tree_max_kb)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def run_compression(ctx, workload, result):
+    """rshiv's --compression methods side by side (issue 3): build time, size, cold start.
+
+    Builds with uv like the `rshiv (uv)` column, so the method is the only difference."""
+    if not Path(ctx.rshiv).exists():
+        return
+    sweep = result["compression"] = {}
+    tools = {method: f"rshiv-compression-{method}" for method in ctx.compression}
+    for method, tool in tools.items():
+        say(f"[{workload.name}] --compression {method}: warm-up build")
+        sample = build_once(ctx, workload, tool, poll=False, what="warmup")
+        check_root = ctx.shm / "check" / workload.name / tool
+        error = (f"build failed (exit {sample.returncode}): "
+                 f"{tail(ctx.log(workload, tool, 'warmup'))}" if sample.returncode else
+                 check_start(ctx, workload, tool, check_root))
+        shutil.rmtree(check_root, ignore_errors=True)
+        sweep[method] = {"status": error or "ok", "times": [], "cold": [], "cold_rss_kb": []}
+        if not error:
+            sweep[method]["size"] = ctx.artifact(workload, tool).stat().st_size
+    ok = {m: t for m, t in tools.items() if sweep[m]["status"] == "ok"}
+    runs = 0 if ctx.only == "start" else ctx.build_runs or workload.build_runs
+    for index in range(runs):
+        for method, tool in ok.items():
+            say(f"[{workload.name}] --compression {method}: build {index + 1}/{runs}")
+            sample = build_once(ctx, workload, tool, poll=False, what="build")
             if sample.returncode == 0:
-                starts[label]["cold"].append(sample.seconds)
-                starts[label]["cold_rss_kb"].append(sample.tree_max_kb)
-            shutil.rmtree(root, ignore_errors=True)
+                sweep[method]["times"].append(sample.seconds)
+    for index in range(0 if ctx.only == "build" else ctx.cold_runs):
+        for method, tool in ok.items():
+            say(f"[{workload.name}] --compression {method}: cold start {index + 1}")
+            cold_start(ctx, workload, tool, sweep[method])
+
+
+def tail(path):
+    """The last non-empty line of a log, for a status cell."""
+    lines = [line for line in Path(path).read_text(errors="replace").splitlines() if line]
+    return lines[-1][:200] if lines else "(empty log)"
 
 
 def command_output(cmd):
@@ -400,6 +451,13 @@ def machine(ctx):
     }
 
 
+def compression_methods(option):
+    """The methods of --compression: none, a comma-separated list, or `all`."""
+    if not option:
+        return []
+    return list(COMPRESSION_SWEEP) if option == "all" else option.split(",")
+
+
 def parse_args(argv):
     """The driver's options; run.sh passes the paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -415,6 +473,10 @@ def parse_args(argv):
                         help=f"comma-separated subset of {','.join(BUILD_TOOLS)}")
     parser.add_argument("--only", choices=("build", "start", "all"), default="all",
                         help="start figures need the builds, so `start` rebuilds untimed")
+    parser.add_argument("--compression", metavar="METHODS",
+                        help="also sweep rshiv's --compression methods (comma-separated, "
+                        f"or `all` for {','.join(COMPRESSION_SWEEP)}): size, build time and "
+                        "cold start of each")
     parser.add_argument("--work", type=Path, required=True, help="bench/work")
     parser.add_argument("--venv-bin", type=Path, required=True)
     parser.add_argument("--python", required=True, help="the interpreter that runs the apps")
@@ -447,6 +509,7 @@ def main(argv=None):
         warm_runs=args.warm_runs or (10 if args.quick else 40),
         cold_runs=args.runs or (3 if args.quick else 5),
         only=args.only,
+        compression=compression_methods(args.compression),
     )
     results = {"machine": machine(ctx), "settings": {
         "workloads": names, "tools": ctx.tools, "build_runs": ctx.build_runs,
@@ -460,6 +523,8 @@ def main(argv=None):
             run_builds(ctx, workload, result)
             if ctx.only != "build":
                 run_starts(ctx, workload, result)
+            if ctx.compression:
+                run_compression(ctx, workload, result)
     finally:
         shutil.rmtree(shm, ignore_errors=True)
     text = report.render(results)

@@ -286,10 +286,33 @@ def goals_table(results):
         ratios.rows)
 
 
+def compression_table(results):
+    """rshiv's --compression methods: what each costs to build and to start, and its size."""
+    rows = []
+    for workload, result in results["workloads"].items():
+        shiv = result.get("build", {}).get("shiv", {})
+        shiv_size = shiv.get("size") if shiv.get("status") == "ok" else None
+        for method, entry in result.get("compression", {}).items():
+            if entry["status"] != "ok":
+                rows.append(status_row(workload, method, entry["status"], 7))
+                continue
+            size = entry["size"] / 1e6
+            rows.append([
+                workload, method, fmt(median(entry["times"])), fmt(size, 3),
+                ratio(size, shiv_size / 1e6 if shiv_size else None),
+                fmt(ms(median(entry["cold"])), 0), fmt(mb(median(entry["cold_rss_kb"])), 0),
+            ])
+    return "## rshiv --compression (uv builds)\n\n" + table(
+        ["workload", "method", "build median s", "size MB", "size / shiv's",
+         "cold start median ms", "cold peak RSS MB"], rows)
+
+
 def render(results):
     """The whole report."""
     parts = [header(results), build_table(results)]
     if any(r.get("start") for r in results["workloads"].values()):
         parts += [warm_table(results), cold_table(results)]
+    if any(r.get("compression") for r in results["workloads"].values()):
+        parts.append(compression_table(results))
     parts.append(goals_table(results))
     return "\n\n".join(parts) + "\n"
