@@ -1,8 +1,12 @@
-"""rshiv's cold path and rare features, stored in every pyz as `_rshiv/runtime.py`.
+"""rshiv's runtime, stored in every pyz as `_rshiv/runtime.py`: everything after the stub.
 
-`__main__.py` hands over here for a first run (unpack the payload), for the SHIV_*/RSHIV_*
-variables, --no-modify and --preamble. The extraction protocol (lock, temp dir, marker,
-atomic rename, trash) is the one `rshiv cache` follows; see BRIEF/`src/cache.rs`.
+The stub (`__main__.py`) finds the extraction and calls `start`: check the payload's native
+needs, read the SHIV_*/RSHIV_* variables, unpack on a first run, set sys.path, run the
+preamble and the entry point. Warm starts load this module from a bytecode-cached copy in
+the extraction (see `cache_runtime`), so its size costs them nothing.
+
+The extraction protocol (lock, temp dir, marker, atomic rename, trash) is the one
+`rshiv cache` (src/cache.rs) follows.
 
 Unpacking reads the payload (`_rshiv/payload.zip`, a stored inner zip) straight from the pyz
 with its own small ZIP reader (APPNOTE.TXT 4.3: end of central directory, ZIP64 records,
@@ -82,16 +86,16 @@ class Settings:
         self.interpreter = env_flag("INTERPRETER")
         self.force_extract = env_flag("FORCE_EXTRACT")
         self.compile_pyc = env_flag("COMPILE_PYC", baked["compile_pyc"])
-        self.compile_workers = env_int("COMPILE_WORKERS", 0)
+        self.compile_workers = env_number(int, "COMPILE_WORKERS", 0)
         self.extend_pythonpath = env_flag("EXTEND_PYTHONPATH", baked["extend_pythonpath"])
         self.prepend_pythonpath = env_value("PREPEND_PYTHONPATH")
-        self.lock_timeout = env_int("LOCK_TIMEOUT", 600)
+        self.lock_timeout = env_number(float, "LOCK_TIMEOUT", 600)
 
 
-def env_int(name, default):
-    """An integer variable; `default` when unset or not a number."""
+def env_number(kind, name, default):
+    """A variable converted by `kind` (int, float); `default` when unset or not a number."""
     try:
-        return int(env_value(name) or default)
+        return kind(env_value(name) or default)
     except ValueError:
         return default
 
@@ -501,7 +505,8 @@ def unpack_into(root, baked, settings):
         found = published()
         if found:
             return found
-        remove_leftovers(root, stem)
+        if lock.held:
+            remove_leftovers(root, stem)
         final = boot.extraction_dir(root, baked)
         build(root, final, stem, baked, settings)
         found = boot.open_extraction(root, baked)
@@ -520,6 +525,7 @@ class Lock:
     def __init__(self, path):
         """Open (create) the lock file; a root we cannot write raises Unwritable."""
         self.path = path
+        self.held = False
         try:
             self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except OSError as error:
@@ -529,18 +535,24 @@ class Lock:
                 raise unwritable(error)
 
     def wait(self, timeout, published):
-        """Take the lock, polling; return `published()` instead as soon as it finds a tree."""
+        """Take the lock, polling; return `published()` instead as soon as it finds a tree.
+
+        Where flock does not work (ENOLCK, EOPNOTSUPP on some NFS), go on unlocked: temp
+        dirs and the atomic rename keep trees whole, but leftovers then cannot be told
+        from other runs' work, so they stay.
+        """
         import fcntl
 
         deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.held = True
                 return None
             except BlockingIOError:
                 pass
             except OSError:
-                return None  # no flock here (NFS): the atomic rename still keeps trees whole
+                return None
             found = published()
             if found:
                 self.release()
@@ -548,7 +560,7 @@ class Lock:
             if time.monotonic() > deadline:
                 self.release()
                 raise Fatal(
-                    "timed out after %d s waiting for %s (another process is unpacking; "
+                    "timed out after %g s waiting for %s (another process is unpacking; "
                     "RSHIV_LOCK_TIMEOUT sets the wait)" % (timeout, self.path)
                 )
             time.sleep(LOCK_POLL)
@@ -602,7 +614,7 @@ def build(root, final, stem, baked, settings):
         raise unwritable(error)
     try:
         fill(tmp, final, baked, settings)
-        publish(tmp, final, root, stem)
+        publish(tmp, final, root, stem, settings.force_extract)
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(error, OSError) and error.errno in FULL:
@@ -704,15 +716,19 @@ def write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
-def publish(tmp, final, root, stem):
+def publish(tmp, final, root, stem, force):
     """Rename the complete temp dir to its final name (POSIX rename: atomic).
 
-    An existing tree (SHIV_FORCE_EXTRACT) goes to the trash first, and is removed only when
-    no process holds its marker. Without flock, a lost race keeps the winner's tree.
+    An existing tree goes to the trash first when forced (SHIV_FORCE_EXTRACT) or incomplete,
+    and is removed only when no process holds its marker. A complete one found otherwise
+    (a race lost where flock does not work) is kept, and our copy dropped.
     """
     marker = os.path.join(final, boot.MARKER)
     trash = None
     if os.path.lexists(final):
+        if not force and os.path.exists(marker):
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         trash = trash_name(root, stem)
         os.rename(final, trash)
     try:

@@ -15,7 +15,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// `-r FILE`, `--index-url`, `--find-links`, `--no-index`, `--platform`, ... Everything
 /// after `--` goes to the installer too.
 #[derive(Debug, Parser)]
-#[command(name = "rshiv", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+// A repeated option takes its last value, as with shiv (click), so pipelines can append.
+#[command(name = "rshiv", version, about, long_about = None, args_conflicts_with_subcommands = true, args_override_self = true)]
 #[command(
     after_help = "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man"
 )]

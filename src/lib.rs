@@ -36,17 +36,19 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         Some(cli::Command::Man) => {
             clap_mangen::Man::new(<cli::Cli as clap::CommandFactory>::command()).render(stdout)?;
         }
-        Some(cli::Command::Info(_)) | Some(cli::Command::Cache(_)) => {
-            anyhow::bail!("not yet implemented")
-        }
+        Some(cli::Command::Info(args)) => info::run(&args, stdout)?,
+        Some(cli::Command::Cache(command)) => cache::run(&command, stdout)?,
         None => run_build(cli.build)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `rshiv [OPTIONS] [PIP_ARGS]...`: build, then one summary line.
-fn run_build(args: cli::BuildArgs) -> anyhow::Result<()> {
+fn run_build(mut args: cli::BuildArgs) -> anyhow::Result<()> {
     let cwd = std::env::current_dir()?;
+    if let Some(project) = config::load(&cwd)? {
+        config::apply(&mut args, project);
+    }
     let settings = settings::Settings::from_args(args, &cwd)?;
     let progress = progress::Bars::for_terminal(settings.quiet);
     let outcome = build::build(&settings, progress.as_ref())?;

@@ -25,8 +25,7 @@ pub fn parse_distribution(metadata: &str, wheel: Option<&str>) -> Distribution {
     let classifiers: Vec<String> = headers
         .iter()
         .filter(|(key, _)| key.eq_ignore_ascii_case("Classifier"))
-        .filter_map(|(_, value)| value.strip_prefix("License ::"))
-        .map(|rest| rest.rsplit("::").next().unwrap_or(rest).trim().to_string())
+        .filter_map(|(_, value)| license_classifier(value))
         .collect();
     let license = first("License-Expression")
         .or_else(|| first("License").filter(|l| !l.contains('\n') && l.len() <= 100))
@@ -37,6 +36,17 @@ pub fn parse_distribution(metadata: &str, wheel: Option<&str>) -> Distribution {
         license,
         summary: first("Summary"),
         tags: wheel.map(wheel_tags).unwrap_or_default(),
+    }
+}
+
+/// `License :: OSI Approved :: MIT License` -> `MIT License`; `License :: OSI Approved`
+/// alone names no licence.
+fn license_classifier(value: &str) -> Option<String> {
+    let segments: Vec<&str> = value.split("::").map(str::trim).collect();
+    match segments.as_slice() {
+        ["License", "OSI Approved"] => None,
+        ["License", .., last] if !last.is_empty() => Some((*last).to_string()),
+        _ => None,
     }
 }
 
@@ -129,7 +139,7 @@ mod tests {
         assert_eq!(dist.summary.as_deref(), Some("Python HTTP for Humans."));
         assert_eq!(dist.tags, ["py3-none-any"]);
 
-        let classifier_only = "Name: x\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved :: MIT License\n";
+        let classifier_only = "Name: x\nVersion: 1\nLicense: UNKNOWN\nClassifier: License :: OSI Approved\nClassifier: License :: OSI Approved :: MIT License\n";
         assert_eq!(
             parse_distribution(classifier_only, None).license.as_deref(),
             Some("MIT License")

@@ -18,7 +18,12 @@
 //! cost flat whatever the payload holds, and since only `zipfile` (which has ZIP64) ever
 //! reads the inner archive, payloads over 65,535 files or 4 GiB run on CPython 3.8.
 //! The payload is the first member, so its data starts at a fixed offset:
-//! `len(shebang line) + 30 + len("_rshiv/payload.zip")`.
+//! `len(shebang line) + 30 + len("_rshiv/payload.zip")`, plus 20 (a ZIP64 extra field in
+//! its local header) when the payload could reach 4 GiB; a reader that wants to be sure
+//! adds the local header's extra-field length (at offset 28) instead.
+//! Offsets in the outer zip count from the start of the file, shebang included, as
+//! `zipapp` writes them (so `unzip` reports no "extra bytes"); the inner zip's count from
+//! its own start.
 //!
 //! # The inner zip (the payload)
 //!
@@ -28,10 +33,14 @@
 //! * Entries sorted bytewise by name; each entry's data is compressed with the chosen
 //!   method, falling back to STORED when compression does not make it smaller.
 //! * Every timestamp is the build time: `SOURCE_DATE_EPOCH` (UTC), else 1980-01-01 00:00.
-//! * `version made by` = 3 (Unix) << 8 | 20; external attributes = mode << 16 where mode
-//!   is 0o100755 for a file with any execute bit at build time, else 0o100644.
-//! * ZIP64 records are written when an archive needs them (over 65,535 entries, a size or
-//!   an offset over 4 GiB - 1), and only then.
+//! * `version made by` = 3 (Unix) << 8 | `version needed` (20; 46 for bzip2, 63 for
+//!   LZMA, 45 at least with ZIP64, as CPython's `zipfile` writes them); external
+//!   attributes = mode << 16 where mode is 0o100755 for a file with any execute bit at
+//!   build time, else 0o100644. Names are UTF-8, flagged (bit 11) when not ASCII.
+//! * Methods: STORED, deflate (8), bzip2 (12), LZMA (14, with the end-of-stream marker,
+//!   flag bit 1), as `compress` describes; all extractable by CPython's `zipfile`.
+//! * ZIP64 records are written when an archive needs them (65,535 entries or more, a size
+//!   or an offset of 4 GiB - 1 or more), and only then.
 //!
 //! # Build id
 //!

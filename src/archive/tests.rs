@@ -559,3 +559,15 @@ print(len(infos), outer.namelist())
     let out = run_python(python, &["-c", script, pyz.to_str().unwrap()]);
     assert_eq!(out.trim(), "70000 ['_rshiv/payload.zip', '__main__.py']");
 }
+
+#[test]
+fn an_empty_payload_is_a_valid_pyz() {
+    let dir = tempfile::tempdir().unwrap();
+    let pyz = dir.path().join("empty.pyz");
+    let (summary, _) = pack_to(&pyz, &[], &options(Compression::DEFAULT, 0), &Silent);
+    assert_eq!(summary.build_id, hex_sha256(b""));
+    let script = "import sys, zipfile; outer = zipfile.ZipFile(sys.argv[1]); \
+                  print(len(zipfile.ZipFile(outer.open('_rshiv/payload.zip')).namelist()))";
+    let out = run_python(Path::new("python3"), &["-c", script, pyz.to_str().unwrap()]);
+    assert_eq!(out.trim(), "0");
+}

@@ -509,22 +509,44 @@ mod tests {
 
     #[test]
     fn streamed_entries_are_patched_in_place() {
-        let mut out = Cursor::new(b"#!/usr/bin/env python3\n".to_vec());
-        out.seek(SeekFrom::End(0)).unwrap();
-        let mut zip = ZipWriter::new(&mut out, 23, 0);
-        zip.add_streamed::<_, io::Error>("inner.zip", false, false, |w| {
-            w.write_all(b"streamed data")
-        })
-        .unwrap();
-        zip.add("after", entry(b"x", false), b"x").unwrap();
-        zip.finish().unwrap();
+        for reserve_zip64 in [false, true] {
+            let shebang = b"#!/usr/bin/env python3\n";
+            let mut out = Cursor::new(shebang.to_vec());
+            out.seek(SeekFrom::End(0)).unwrap();
+            let mut zip = ZipWriter::new(&mut out, shebang.len() as u64, 0);
+            zip.add_streamed::<_, io::Error>("inner.zip", false, reserve_zip64, |w| {
+                w.write_all(b"streamed data")
+            })
+            .unwrap();
+            zip.add("after", entry(b"x", false), b"x").unwrap();
+            zip.finish().unwrap();
+            let bytes = out.into_inner();
+            let data_at =
+                shebang.len() + 30 + "inner.zip".len() + if reserve_zip64 { 20 } else { 0 };
+            assert_eq!(&bytes[data_at..data_at + 8], b"streamed");
 
-        let mut archive = zip::ZipArchive::new(out).unwrap();
-        let mut inner = archive.by_name("inner.zip").unwrap();
-        assert_eq!(inner.crc32(), crc32fast::hash(b"streamed data"));
-        let mut text = String::new();
-        inner.read_to_string(&mut text).unwrap();
-        assert_eq!(text, "streamed data");
+            let mut archive = zip::ZipArchive::new(Cursor::new(bytes.clone())).unwrap();
+            let mut inner = archive.by_name("inner.zip").unwrap();
+            assert_eq!(inner.crc32(), crc32fast::hash(b"streamed data"));
+            let mut text = String::new();
+            inner.read_to_string(&mut text).unwrap();
+            assert_eq!(text, "streamed data");
+
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), &bytes).unwrap();
+            let script = "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+                          assert z.testzip() is None; print(z.read('inner.zip').decode())";
+            let output = std::process::Command::new("python3")
+                .args(["-c", script])
+                .arg(file.path())
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout).trim(),
+                "streamed data",
+                "{output:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,0 +1,260 @@
+//! `rshiv cache list|clean|prune`: see and reclaim what pyz files leave in their cache root.
+//!
+//! shiv's users have no such tool and report caches of 23 GB (shiv #88, #188). Everything
+//! here follows the extraction protocol that `bootstrap/runtime.py` implements (the layout
+//! is in [`scan`], the locks in [`lock`], the removal steps in [`remove`]): a tree that a
+//! running process uses, or that is being extracted, is never removed.
+
+pub mod human;
+pub mod lock;
+pub mod remove;
+pub mod scan;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
+
+use crate::cli::{CacheCommand, RootArg};
+use crate::progress::human_bytes;
+use lock::Probe;
+use remove::Outcome;
+use scan::{Entry, Kind};
+
+/// Run one `rshiv cache` subcommand; listings and removal lines go to `out`.
+pub fn run(cmd: &CacheCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+    match cmd {
+        CacheCommand::List { root, json } => {
+            let root = resolve_root(root)?;
+            let entries = scan::scan(&root)?;
+            if *json {
+                list_json(&entries, out)
+            } else {
+                list_table(&root, &entries, out)
+            }
+        }
+        CacheCommand::Clean { root, dry_run } => {
+            let root = resolve_root(root)?;
+            let entries = scan::scan(&root)?;
+            let chosen: Vec<&Entry> = entries.iter().collect();
+            sweep(&root, &chosen, *dry_run, out)
+        }
+        CacheCommand::Prune {
+            root,
+            older_than,
+            keep_latest,
+            dry_run,
+        } => {
+            let older_than = older_than
+                .as_deref()
+                .map(human::parse_duration)
+                .transpose()?;
+            if older_than.is_none() && keep_latest.is_none() {
+                anyhow::bail!("cache prune needs --older-than DURATION, --keep-latest N or both");
+            }
+            let root = resolve_root(root)?;
+            let entries = scan::scan(&root)?;
+            let chosen = select_for_prune(&entries, SystemTime::now(), older_than, *keep_latest);
+            sweep(&root, &chosen, *dry_run, out)
+        }
+    }
+}
+
+/// The root a command works on: `--root`, else the one the runtime uses.
+fn resolve_root(arg: &RootArg) -> anyhow::Result<PathBuf> {
+    match &arg.root {
+        Some(root) => Ok(root.clone()),
+        None => default_root(&|name| std::env::var_os(name)),
+    }
+}
+
+/// The runtime's cache root: `RSHIV_ROOT`, else `SHIV_ROOT`, else
+/// `${XDG_CACHE_HOME:-~/.cache}/rshiv` (the XDG Base Directory spec ignores a relative
+/// `XDG_CACHE_HOME`). Empty variables count as unset; a leading `~` is the home directory.
+pub fn default_root(var: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> anyhow::Result<PathBuf> {
+    let set = |name: &str| var(name).filter(|value| !value.is_empty());
+    let home = set("HOME").map(PathBuf::from);
+    for name in ["RSHIV_ROOT", "SHIV_ROOT"] {
+        if let Some(value) = set(name) {
+            return Ok(expand_home(PathBuf::from(value), home.as_deref()));
+        }
+    }
+    if let Some(xdg) = set("XDG_CACHE_HOME").map(PathBuf::from) {
+        if xdg.is_absolute() {
+            return Ok(xdg.join("rshiv"));
+        }
+    }
+    match home {
+        Some(home) => Ok(home.join(".cache").join("rshiv")),
+        None => anyhow::bail!("cannot find the cache root: HOME is not set; pass --root DIR"),
+    }
+}
+
+fn expand_home(path: PathBuf, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path,
+    }
+}
+
+/// Extractions of each app beyond the `keep_latest` most recently used and last used
+/// before `now - older_than`. With both, an extraction goes only when both say so (like
+/// restic's `--keep-last` with `--keep-within`): each option only ever keeps more.
+fn select_for_prune(
+    entries: &[Entry],
+    now: SystemTime,
+    older_than: Option<Duration>,
+    keep_latest: Option<usize>,
+) -> Vec<&Entry> {
+    let cutoff = older_than.map(|age| now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH));
+    let mut chosen = Vec::new();
+    let mut app: Option<&str> = None;
+    let mut rank = 0;
+    for entry in entries.iter().filter(|e| e.kind == Kind::Rshiv) {
+        if app != Some(entry.name.as_str()) {
+            app = Some(entry.name.as_str());
+            rank = 0;
+        }
+        let beyond_latest = keep_latest.is_none_or(|n| rank >= n);
+        let too_old = cutoff.is_none_or(|cutoff| entry.last_used.is_none_or(|t| t < cutoff));
+        if beyond_latest && too_old {
+            chosen.push(entry);
+        }
+        rank += 1;
+    }
+    chosen
+}
+
+/// Remove the chosen entries, one line each, then a summary line.
+fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    if chosen.is_empty() {
+        writeln!(out, "nothing to remove in {}", root.display())?;
+        return Ok(());
+    }
+    let (mut freed, mut removed, mut skipped, mut failed) = (0, 0, 0, 0);
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for entry in chosen {
+        match remove::remove(root, entry, dry_run) {
+            Ok(Outcome::Removed) => {
+                freed += entry.size;
+                removed += 1;
+                let size = human_bytes(entry.size);
+                writeln!(out, "{verb} {} ({size})", label(entry))?;
+            }
+            Ok(Outcome::Skipped(why)) => {
+                skipped += 1;
+                writeln!(out, "skipped {}: {why}", label(entry))?;
+            }
+            Err(err) => {
+                failed += 1;
+                eprintln!("rshiv: warning: {err:#}");
+            }
+        }
+    }
+    let freed = human_bytes(freed);
+    let verb = if dry_run { "would free" } else { "freed" };
+    writeln!(out, "{verb} {freed}: {removed} removed, {skipped} skipped")?;
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} of the entries in {} could not be removed",
+            root.display()
+        );
+    }
+    Ok(())
+}
+
+/// `api_3f2a9c1b2d4e`, with what kind of leftover it is when it is one.
+fn label(entry: &Entry) -> String {
+    let what = match entry.kind {
+        Kind::Rshiv => "",
+        Kind::Shiv => " (shiv)",
+        Kind::Tmp => " (unfinished extraction)",
+        Kind::Trash => " (trash)",
+    };
+    format!("{}_{}{what}", entry.name, short_id(&entry.build_id))
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// What the STATE column and the JSON `state` say.
+fn state(entry: &Entry) -> &'static str {
+    match (entry.kind, &entry.probe) {
+        (Kind::Rshiv, Probe::Free) => "idle",
+        (Kind::Rshiv, Probe::Busy) => "in use",
+        (Kind::Rshiv, Probe::Missing) => "gone",
+        (Kind::Shiv, _) => "shiv",
+        (Kind::Tmp, Probe::Busy) => "extracting",
+        (Kind::Tmp, _) => "stale",
+        (Kind::Trash, Probe::Busy) => "trash, in use",
+        (Kind::Trash, _) => "trash",
+        (_, Probe::Unknown) => "unknown",
+    }
+}
+
+fn list_table(root: &Path, entries: &[Entry], out: &mut dyn Write) -> anyhow::Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let now = SystemTime::now();
+    let mut rows = vec![["APP", "BUILD ID", "SIZE", "FILES", "LAST USED", "STATE"]
+        .map(String::from)
+        .to_vec()];
+    for entry in entries {
+        rows.push(vec![
+            entry.name.clone(),
+            short_id(&entry.build_id).to_string(),
+            human_bytes(entry.size),
+            entry.files.to_string(),
+            entry.last_used.map_or("?".into(), |t| human::ago(t, now)),
+            state(entry).to_string(),
+        ]);
+    }
+    out.write_all(human::table(&rows).as_bytes())?;
+    let total: u64 = entries.iter().map(|e| e.size).sum();
+    let count = entries.len();
+    let noun = if count == 1 { "entry" } else { "entries" };
+    writeln!(
+        out,
+        "{count} {noun}, {} in {}",
+        human_bytes(total),
+        root.display()
+    )?;
+    Ok(())
+}
+
+fn list_json(entries: &[Entry], out: &mut dyn Write) -> anyhow::Result<()> {
+    let unix = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    };
+    let array: Vec<_> = entries
+        .iter()
+        .map(|entry| {
+            json!({
+                "name": entry.name,
+                "build_id": entry.build_id,
+                "kind": entry.kind.as_str(),
+                "state": state(entry),
+                "in_use": match entry.probe {
+                    Probe::Busy => Some(true),
+                    Probe::Free | Probe::Missing => Some(false),
+                    Probe::Unknown => None,
+                },
+                "path": entry.path,
+                "size": entry.size,
+                "files": entry.files,
+                "last_used": entry.last_used.map(human::iso8601),
+                "last_used_unix": entry.last_used.map(unix),
+            })
+        })
+        .collect();
+    serde_json::to_writer_pretty(&mut *out, &array)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,212 @@
+//! `rshiv info PYZ [--json] [--sbom FILE]`: what is inside a pyz built by rshiv or shiv,
+//! for the operator deploying it and the pipeline archiving it.
+
+mod read;
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::cache::human;
+use crate::cli::InfoArgs;
+use crate::progress::human_bytes;
+use crate::sbom;
+pub use read::{read, Builder, Pyz};
+
+/// Run `rshiv info`: the human view or `--json` to `out`, and the BOM to `--sbom FILE`
+/// (`-` is `out`, in place of the view).
+pub fn run(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.json && args.sbom.as_deref() == Some(Path::new("-")) {
+        anyhow::bail!("--json and --sbom - both write to stdout; give --sbom a file name");
+    }
+    let pyz = read(&args.pyz)?;
+    match args.sbom.as_deref() {
+        Some(target) if target == Path::new("-") => {
+            write_json(&sbom_of(&pyz)?, out)?;
+            return Ok(());
+        }
+        Some(target) => {
+            let mut text = serde_json::to_vec_pretty(&sbom_of(&pyz)?)?;
+            text.push(b'\n');
+            fs_err::write(target, text)?;
+            eprintln!(
+                "rshiv: wrote a CycloneDX 1.5 bill of materials to {}",
+                target.display()
+            );
+        }
+        None => {}
+    }
+    if args.json {
+        write_json(&to_json(&pyz), out)
+    } else {
+        out.write_all(human_view(&pyz).as_bytes())?;
+        Ok(())
+    }
+}
+
+fn write_json(value: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The app's name: recorded by rshiv; for shiv, the file's stem.
+fn app_name(pyz: &Pyz) -> String {
+    pyz.field("name").map(str::to_string).unwrap_or_else(|| {
+        pyz.path
+            .file_stem()
+            .map_or_else(|| "app".to_string(), |s| s.to_string_lossy().into_owned())
+    })
+}
+
+fn sbom_of(pyz: &Pyz) -> anyhow::Result<Value> {
+    let sha256 = file_sha256(&pyz.path)?;
+    let name = app_name(pyz);
+    let subject = sbom::Subject {
+        name: &name,
+        build_id: pyz.field("build_id").unwrap_or("unknown"),
+        built_at: pyz.field("built_at"),
+        sha256: Some(&sha256),
+        entry_point: pyz.field("entry_point").or(pyz.field("script")),
+    };
+    Ok(sbom::bom(&subject, &pyz.distributions))
+}
+
+fn file_sha256(path: &Path) -> anyhow::Result<String> {
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// `environment.json` as written, plus what rshiv works out: `distributions` (when shiv's
+/// file lacks them), `size`, `files`, `unpacked_bytes`, `format`, `needs`.
+fn to_json(pyz: &Pyz) -> Value {
+    let mut object = pyz.environment.clone();
+    let mut set = |key: &str, value: Value| {
+        object.entry(key.to_string()).or_insert(value);
+    };
+    set("format", json!("shiv"));
+    set("name", json!(app_name(pyz)));
+    set("files", json!(pyz.files));
+    set("unpacked_bytes", json!(pyz.unpacked_bytes));
+    if let Some(shebang) = &pyz.shebang {
+        set("shebang", json!(shebang));
+    }
+    object.insert("path".into(), json!(pyz.path));
+    object.insert("size".into(), json!(pyz.size));
+    let native = crate::tags::native_needs(&pyz.distributions);
+    object.insert(
+        "needs".into(),
+        json!(crate::tags::describe(native.as_ref())),
+    );
+    set_native(&mut object, native);
+    object.insert("distributions".into(), json!(pyz.distributions));
+    Value::Object(object)
+}
+
+/// shiv records no `native`; rshiv's own record is kept as written.
+fn set_native(
+    object: &mut serde_json::Map<String, Value>,
+    native: Option<crate::archive::environment::Native>,
+) {
+    object.entry("native").or_insert_with(|| json!(native));
+}
+
+fn human_view(pyz: &Pyz) -> String {
+    let made_by = match pyz.builder {
+        Builder::Rshiv => format!(
+            "an rshiv zip app ({}, rshiv {})",
+            pyz.field("format").unwrap_or("?"),
+            pyz.field("rshiv_version").unwrap_or("?")
+        ),
+        Builder::Shiv => format!(
+            "a shiv zip app (shiv {})",
+            pyz.field("shiv_version").unwrap_or("?")
+        ),
+    };
+    let mut text = format!("{}: {made_by}\n", pyz.path.display());
+    let mut row = |key: &str, value: String| text.push_str(&format!("  {key:<11}  {value}\n"));
+    match (pyz.field("entry_point"), pyz.field("script")) {
+        (Some(entry_point), _) => {
+            let script = pyz
+                .field("console_script")
+                .map(|s| format!(" (console script {s})"))
+                .unwrap_or_default();
+            row("entry point", format!("{entry_point}{script}"));
+        }
+        (None, Some(script)) => row("script", script.to_string()),
+        (None, None) => row("entry point", "none (runs the interpreter)".into()),
+    }
+    row(
+        "shebang",
+        pyz.shebang.clone().unwrap_or_else(|| "none".into()),
+    );
+    row("build id", pyz.field("build_id").unwrap_or("?").to_string());
+    row("built at", pyz.field("built_at").unwrap_or("?").to_string());
+    let compression = pyz
+        .field("compression")
+        .map(|c| format!(", {c}"))
+        .unwrap_or_default();
+    row(
+        "size",
+        format!(
+            "{} ({} files, {} unpacked{compression})",
+            human_bytes(pyz.size),
+            pyz.files,
+            human_bytes(pyz.unpacked_bytes)
+        ),
+    );
+    let native = crate::tags::native_needs(&pyz.distributions);
+    row("needs", crate::tags::describe(native.as_ref()));
+    if let Some(preamble) = pyz.field("preamble") {
+        row("preamble", preamble.to_string());
+    }
+    if let Some(root) = pyz.field("root") {
+        row("cache root", root.to_string());
+    }
+    let options: Vec<&str> = [
+        "compile_pyc",
+        "extend_pythonpath",
+        "no_modify",
+        "isolated",
+        "prune_old_builds",
+    ]
+    .into_iter()
+    .filter(|key| pyz.flag(key))
+    .collect();
+    if !options.is_empty() {
+        row("options", options.join(", ").replace('_', "-"));
+    }
+
+    let count = pyz.distributions.len();
+    let noun = if count == 1 {
+        "distribution"
+    } else {
+        "distributions"
+    };
+    text.push_str(&format!("\n{count} {noun}\n"));
+    if count > 0 {
+        let mut table = vec![["  NAME", "VERSION", "LICENSE"].map(String::from).to_vec()];
+        for dist in &pyz.distributions {
+            table.push(vec![
+                format!("  {}", dist.name),
+                dist.version.clone(),
+                dist.license.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        text.push_str(&human::table(&table));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! Opening a pyz built by rshiv or shiv and reading what it holds, without extracting it.
+//!
+//! Both are a shebang line and a zip (PEP 441); the zip crate finds the central directory
+//! past the prepended line. rshiv's `environment.json` lists the distributions (recorded at
+//! build time); when it does not, they are read from the stored inner `_rshiv/payload.zip`
+//! (see `archive`) through a window on the file, never loading the payload. shiv's
+//! payload is the outer zip's `site-packages/` tree.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Map, Value};
+use zip::result::ZipError;
+use zip::ZipArchive;
+
+use crate::archive::environment::Distribution;
+
+/// The outer member that holds rshiv's payload.
+const PAYLOAD: &str = "_rshiv/payload.zip";
+/// No core metadata file is anywhere near this big; a larger one is read only this far.
+const MAX_METADATA: u64 = 4 << 20;
+
+/// Who built a pyz.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    Rshiv,
+    Shiv,
+}
+
+/// Everything `rshiv info` shows.
+#[derive(Debug, Clone)]
+pub struct Pyz {
+    pub path: PathBuf,
+    pub builder: Builder,
+    /// Size of the pyz file.
+    pub size: u64,
+    /// The first line, when it is a `#!` line.
+    pub shebang: Option<String>,
+    /// `environment.json` as written, unknown fields included.
+    pub environment: Map<String, Value>,
+    pub distributions: Vec<Distribution>,
+    /// Files in the payload and their total size.
+    pub files: u64,
+    pub unpacked_bytes: u64,
+}
+
+impl Pyz {
+    /// A string field of `environment.json`, when present and not empty.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.environment
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// A boolean field of `environment.json` (absent: false).
+    pub fn flag(&self, key: &str) -> bool {
+        self.environment.get(key).and_then(Value::as_bool) == Some(true)
+    }
+}
+
+/// Read `path`. A file that is not a zip, or a zip without `environment.json`, is one
+/// error naming the file.
+pub fn read(path: &Path) -> anyhow::Result<Pyz> {
+    let mut file = BufReader::new(fs_err::File::open(path)?);
+    let size = file.get_ref().metadata()?.len();
+    let shebang = first_line(&mut file)?;
+    let mut zip = ZipArchive::new(file).map_err(|err| {
+        let why = match err {
+            ZipError::InvalidArchive(_) => "no zip central directory found".to_string(),
+            other => other.to_string(),
+        };
+        anyhow::anyhow!("not a zip application: {} ({why})", path.display())
+    })?;
+    let environment = read_environment(&mut zip, path)?;
+    let builder = if environment.contains_key("rshiv_version") {
+        Builder::Rshiv
+    } else {
+        Builder::Shiv
+    };
+    let mut pyz = Pyz {
+        path: path.to_path_buf(),
+        builder,
+        size,
+        shebang,
+        environment,
+        distributions: Vec::new(),
+        files: 0,
+        unpacked_bytes: 0,
+    };
+    let recorded = pyz
+        .environment
+        .get("distributions")
+        .and_then(Value::as_array);
+    let counted =
+        ["files", "unpacked_bytes"].map(|k| pyz.environment.get(k).and_then(Value::as_u64));
+    match (builder, recorded, counted) {
+        (Builder::Rshiv, Some(recorded), [Some(files), Some(bytes)]) => {
+            pyz.distributions = recorded.iter().map(distribution_from_json).collect();
+            (pyz.files, pyz.unpacked_bytes) = (files, bytes);
+        }
+        (Builder::Rshiv, ..) => {
+            let payload = payload_window(&mut zip, path)?;
+            let mut inner = ZipArchive::new(BufReader::new(payload))
+                .with_context(|| format!("{PAYLOAD} in {} is not a zip", path.display()))?;
+            scan(&mut inner, "", &mut pyz)
+                .with_context(|| format!("cannot read {PAYLOAD} in {}", path.display()))?;
+        }
+        (Builder::Shiv, ..) => {
+            scan(&mut zip, "site-packages/", &mut pyz)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+        }
+    }
+    pyz.distributions
+        .sort_by_key(|d| (crate::metadata::normalize_name(&d.name), d.version.clone()));
+    Ok(pyz)
+}
+
+/// The stored inner payload as a file of its own: a window on the pyz's bytes.
+fn payload_window<R: Read + Seek>(zip: &mut ZipArchive<R>, path: &Path) -> anyhow::Result<Window> {
+    let member = zip
+        .by_name(PAYLOAD)
+        .with_context(|| format!("cannot read {PAYLOAD} in {}", path.display()))?;
+    if member.compression() != zip::CompressionMethod::Stored {
+        anyhow::bail!(
+            "{PAYLOAD} in {} is compressed; rshiv stores it",
+            path.display()
+        );
+    }
+    Ok(Window {
+        file: fs_err::File::open(path)?,
+        start: member.data_start(),
+        len: member.size(),
+        pos: 0,
+    })
+}
+
+/// `len` bytes of `file` from `start`, readable and seekable as if they were the file.
+/// (The zip crate's own `by_name_seek` reports positions in the outer file, which its
+/// `ZipArchive` cannot read through.)
+struct Window {
+    file: fs_err::File,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl Read for Window {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.len.saturating_sub(self.pos);
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        if want == 0 {
+            return Ok(0);
+        }
+        self.file.seek(SeekFrom::Start(self.start + self.pos))?;
+        let n = self.file.read(&mut buf[..want])?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for Window {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(offset) => Some(offset),
+            SeekFrom::End(offset) => self.len.checked_add_signed(offset),
+            SeekFrom::Current(offset) => self.pos.checked_add_signed(offset),
+        };
+        self.pos = target.ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "seek before the start")
+        })?;
+        Ok(self.pos)
+    }
+}
+
+/// The shebang line (without `#!`'s newline), if the file starts with one.
+fn first_line(file: &mut BufReader<fs_err::File>) -> anyhow::Result<Option<String>> {
+    let mut head = Vec::new();
+    file.by_ref().take(4096).read_to_end(&mut head)?;
+    file.rewind()?;
+    if !head.starts_with(b"#!") {
+        return Ok(None);
+    }
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    Ok(Some(String::from_utf8_lossy(line).trim_end().to_string()))
+}
+
+fn read_environment<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+    path: &Path,
+) -> anyhow::Result<Map<String, Value>> {
+    let mut text = String::new();
+    match zip.by_name("environment.json") {
+        Ok(member) => member
+            .take(MAX_METADATA)
+            .read_to_string(&mut text)
+            .with_context(|| format!("cannot read environment.json in {}", path.display()))?,
+        Err(ZipError::FileNotFound) => anyhow::bail!(
+            "not a zip application built by rshiv or shiv: {} (no environment.json)",
+            path.display()
+        ),
+        Err(err) => return Err(err).context(format!("cannot read {}", path.display())),
+    };
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => anyhow::bail!(
+            "environment.json in {} is not a JSON object",
+            path.display()
+        ),
+        Err(err) => Err(err).context(format!("invalid environment.json in {}", path.display())),
+    }
+}
+
+/// A recorded distribution, tolerant of missing fields (older or newer writers).
+fn distribution_from_json(value: &Value) -> Distribution {
+    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
+    Distribution {
+        name: text("name").unwrap_or_default(),
+        version: text("version").unwrap_or_default(),
+        license: text("license"),
+        summary: text("summary"),
+        tags: value
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(|tags| {
+                tags.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// Count the files under `prefix` and read each top-level `*.dist-info`'s METADATA and WHEEL.
+fn scan<R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
+    prefix: &str,
+    pyz: &mut Pyz,
+) -> anyhow::Result<()> {
+    // dist-info directory -> (METADATA index, WHEEL index)
+    let mut infos: BTreeMap<String, (Option<usize>, Option<usize>)> = BTreeMap::new();
+    for index in 0..zip.len() {
+        let member = zip.by_index_raw(index)?;
+        let Some(rel) = member.name().strip_prefix(prefix) else {
+            continue;
+        };
+        if member.is_dir() {
+            continue;
+        }
+        pyz.files += 1;
+        pyz.unpacked_bytes += member.size();
+        let Some((dir, file)) = rel.split_once('/') else {
+            continue;
+        };
+        if !dir.ends_with(".dist-info") || file.contains('/') {
+            continue;
+        }
+        let slot = infos.entry(dir.to_string()).or_default();
+        match file {
+            "METADATA" => slot.0 = Some(index),
+            "WHEEL" => slot.1 = Some(index),
+            _ => {}
+        }
+    }
+    for (dir, (metadata, wheel)) in infos {
+        let Some(metadata) = metadata else { continue };
+        let wheel = wheel.map(|index| read_text(zip, index)).transpose()?;
+        let metadata = read_text(zip, metadata)?;
+        let mut dist = crate::metadata::parse_distribution(&metadata, wheel.as_deref());
+        if dist.name.is_empty() {
+            dist.name = dir.trim_end_matches(".dist-info").to_string();
+        }
+        pyz.distributions.push(dist);
+    }
+    Ok(())
+}
+
+fn read_text<R: Read + Seek>(zip: &mut ZipArchive<R>, index: usize) -> anyhow::Result<String> {
+    let member = zip.by_index(index)?;
+    let name = member.name().to_string();
+    let mut bytes = Vec::new();
+    member
+        .take(MAX_METADATA)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {name}"))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
