@@ -3,8 +3,9 @@
 Called by bench/run.sh, which prepares the venv (shiv, pex, uv) and the rshiv binary. For
 each workload it builds with every tool (one untimed warm-up build first, so that package
 caches are warm), then times warm starts against plain `python` running the same entry
-point, and cold starts with the cache root on tmpfs. Issues 3 and 5 set the goals; the
-README explains each figure. Stdlib only.
+point, and cold starts with the cache root on tmpfs (rshiv's also pinned to one core);
+`--compression` adds a sweep of rshiv's compression methods. Issues 3 and 5 set the goals;
+the README explains each figure. Stdlib only.
 """
 
 import argparse
@@ -343,19 +344,29 @@ def run_starts(ctx, workload, result):
             if sample.returncode == 0:
                 starts[label]["warm"].append(sample.seconds)
                 starts[label]["rss_kb"].append(sample.tree_max_kb)
+    # Issue 5 wants rshiv's first run to improve with more cores: the same run pinned to
+    # one core shows what the others bring.
+    one_core = None
+    if "rshiv" in tools and starts["rshiv"]["status"] == "ok" and (os.cpu_count() or 1) > 1 \
+            and shutil.which("taskset"):
+        one_core = result["cold_one_core"] = {"tool": tools["rshiv"], "cold": [],
+                                              "cold_rss_kb": []}
     for index in range(ctx.cold_runs):
         for label, tool in tools.items():
             if starts[label]["status"] == "ok":
                 say(f"[{workload.name}] cold start {index + 1}/{ctx.cold_runs}: {label}")
                 cold_start(ctx, workload, tool, starts[label])
+        if one_core:
+            say(f"[{workload.name}] cold start {index + 1}/{ctx.cold_runs}: rshiv on one core")
+            cold_start(ctx, workload, one_core["tool"], one_core, ["taskset", "-c", "0"])
 
 
-def cold_start(ctx, workload, tool, entry):
+def cold_start(ctx, workload, tool, entry, prefix=()):
     """One start into an emptied cache root; adds its time and peak RSS to entry."""
     root = ctx.shm / "cold" / workload.name / tool
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    cmd = [ctx.python, str(ctx.artifact(workload, tool)), *workload.argv]
+    cmd = [*prefix, ctx.python, str(ctx.artifact(workload, tool)), *workload.argv]
     sample = measure.run(cmd, env=ctx.run_env(root), cwd=ctx.work)
     if sample.returncode == 0:
         entry["cold"].append(sample.seconds)

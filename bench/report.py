@@ -156,6 +156,12 @@ def ms(seconds):
     return None if seconds is None else seconds * 1000
 
 
+def cold_row(workload, label, entry):
+    """A row of the cold-start table."""
+    return [workload, label, fmt(ms(median(entry["cold"])), 0),
+            fmt(ms(minimum(entry["cold"])), 0), fmt(mb(median(entry["cold_rss_kb"])), 0)]
+
+
 def cold_table(results):
     """Cold starts: an empty cache root on tmpfs before each run."""
     rows = []
@@ -166,9 +172,9 @@ def cold_table(results):
             if start.get("status") != "ok":
                 rows.append(status_row(workload, label, start.get("status"), 5))
                 continue
-            rows.append([workload, label, fmt(ms(median(start["cold"])), 0),
-                         fmt(ms(minimum(start["cold"])), 0),
-                         fmt(mb(median(start["cold_rss_kb"])), 0)])
+            rows.append(cold_row(workload, label, start))
+        if result.get("cold_one_core"):
+            rows.append(cold_row(workload, "rshiv, pinned to one core", result["cold_one_core"]))
     return "## Cold start (empty cache root on tmpfs)\n\n" + table(
         ["workload", "tool", "median ms", "min ms", "peak RSS MB"], rows)
 
