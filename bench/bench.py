@@ -469,6 +469,20 @@ def compression_methods(option):
     return list(COMPRESSION_SWEEP) if option == "all" else option.split(",")
 
 
+# Free space the cache roots need: heavy unpacks 154 MB per tool, pex more, several at once.
+CACHE_SPACE = 2_000_000_000
+
+
+def cache_parent(shm):
+    """Where the cache roots go: shm when it exists and has room (a container's /dev/shm is
+    often 64 MB), else the temp dir, which the table's header then names."""
+    if shm.is_dir() and shutil.disk_usage(shm).free >= CACHE_SPACE:
+        return shm
+    say(f"{shm} is missing or has under {CACHE_SPACE / 1e9:.0f} GB free; "
+        f"cache roots go to {tempfile.gettempdir()}")
+    return Path(tempfile.gettempdir())
+
+
 def parse_args(argv):
     """The driver's options; run.sh passes the paths."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -507,7 +521,7 @@ def main(argv=None):
     args = parse_args(argv)
     names = args.workload or (["trivial", "simple_api"] if args.quick
                               else ["trivial", "simple_api", "heavy"])
-    shm_base = args.shm if args.shm.is_dir() else Path(tempfile.gettempdir())
+    shm_base = cache_parent(args.shm)
     shm = Path(tempfile.mkdtemp(prefix="rshiv-bench-", dir=shm_base))
     ctx = Context(
         work=args.work.resolve(),
