@@ -22,5 +22,8 @@ mod env;
 // Bad input: one clear error naming the culprit, no panic, nothing left behind.
 mod errors;
 
+// Operating: rshiv info, rshiv cache, [tool.rshiv], the deployment examples.
+mod ops;
+
 // The package index: the simple_api example built and served (RSHIV_TEST_OFFLINE=1 skips).
 mod network;
