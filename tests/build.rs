@@ -1,27 +1,19 @@
-//! Building: the output file, its bytes on disk, and what each build option changes.
+//! Building: the pyz file itself. Its bytes on disk (layout, determinism, modes, no
+//! build-machine paths), how it replaces an older one, and compression.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use zip::CompressionMethod;
 
-use crate::support::{greet, listing, tree, Installer, Project, Pyz, Test, Wheel};
-use crate::{python, require};
-
-/// A project with a console script, built from its own directory: what most users do.
-fn proj() -> Project {
-    Project::new("proj", "0.1")
-        .file("proj/__init__.py", "def main():\n    print('proj main')\n")
-        .console_script("proj", "proj:main")
-}
+use crate::python;
+use crate::support::{build_greet, greet, listing, proj, tree, Installer, Pyz, Test};
 
 #[test]
 fn builds_a_pyz_that_runs_its_console_script() {
     let python = python!(11);
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(&["greet", "-c", "greet", "-o", "greet.pyz"], &wheels)
-        .success();
+    build_greet(&t, &["-c", "greet"], "greet.pyz");
     t.pyz(&python, "greet.pyz")
         .run()
         .success()
@@ -59,26 +51,16 @@ fn output_is_executable_and_runs_through_its_shebang() {
 #[test]
 fn shebang_is_env_python3_unless_p_says_otherwise() {
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(&["greet", "-c", "greet", "-o", "default.pyz"], &wheels)
-        .success();
+    build_greet(&t, &["-c", "greet"], "default.pyz");
     assert_eq!(
         Pyz::open(t.path("default.pyz")).shebang(),
         "#!/usr/bin/env python3"
     );
-    t.build(
-        &[
-            "greet",
-            "-c",
-            "greet",
-            "-p",
-            "/opt/py/bin/python3 -sE",
-            "-o",
-            "custom.pyz",
-        ],
-        &wheels,
-    )
-    .success();
+    build_greet(
+        &t,
+        &["-c", "greet", "-p", "/opt/py/bin/python3 -sE"],
+        "custom.pyz",
+    );
     assert_eq!(
         Pyz::open(t.path("custom.pyz")).shebang(),
         "#!/opt/py/bin/python3 -sE"
@@ -143,6 +125,70 @@ fn archive_has_main_environment_json_and_the_payload() {
             .any(|n| n.ends_with(".pyc") || n.ends_with('/')),
         "payload has .pyc or directory entries: {payload:?}"
     );
+}
+
+/// The layout of `src/archive/mod.rs`: five STORED outer members in a fixed order, the
+/// payload first, its data at `len(shebang line) + 30 + len("_rshiv/payload.zip")`.
+#[test]
+fn archive_layout_follows_the_format() {
+    let t = Test::new();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
+    let pyz = Pyz::open(t.path("app.pyz"));
+    assert_eq!(
+        pyz.outer_names(),
+        [
+            "_rshiv/payload.zip",
+            "_rshiv/__init__.py",
+            "_rshiv/runtime.py",
+            "__main__.py",
+            "environment.json"
+        ]
+    );
+    for member in &pyz.outer {
+        assert_eq!(
+            member.compression,
+            CompressionMethod::Stored,
+            "{}",
+            member.name
+        );
+    }
+    let start = pyz.shebang().len() + 1 + 30 + "_rshiv/payload.zip".len();
+    let payload = &pyz.outer_member("_rshiv/payload.zip").data;
+    assert!(
+        pyz.bytes[start..].starts_with(payload),
+        "the payload's data does not start at byte {start}"
+    );
+}
+
+/// The build id is sha256 over the payload in entry order of
+/// `path, 0, "100644"|"100755", 0, sha256(contents)`, as `src/archive/mod.rs` defines it.
+#[test]
+fn build_id_is_the_payload_hash() {
+    use sha2::{Digest, Sha256};
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().executable("greet/tool.sh", "#!/bin/sh\n")]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    let pyz = Pyz::open(t.path("app.pyz"));
+    let mut hasher = Sha256::new();
+    for member in pyz.payload() {
+        let mode = if member.mode.unwrap_or(0) & 0o111 != 0 {
+            "100755"
+        } else {
+            "100644"
+        };
+        hasher.update(member.name.as_bytes());
+        hasher.update([0]);
+        hasher.update(mode.as_bytes());
+        hasher.update([0]);
+        hasher.update(Sha256::digest(&member.data));
+    }
+    let expected: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(pyz.environment()["build_id"], expected.as_str());
 }
 
 /// The same project built from two different directories gives identical bytes; timestamps
@@ -211,6 +257,60 @@ fn source_date_epoch_sets_the_timestamps() {
         );
     }
     assert_eq!(pyz.environment()["built_at"], "2023-11-14 22:13:20");
+}
+
+/// The bytes do not depend on how many threads compress: `-j 1`, `-j 2` and `-j 7` agree,
+/// for a payload of many files of mixed sizes (some over libdeflate's whole-file limit
+/// would need 32 MiB; these exercise the ordering of many small and medium entries).
+#[test]
+fn builds_are_byte_identical_across_thread_counts() {
+    let t = Test::new();
+    let mut wheel = greet();
+    for i in 0..300 {
+        let body = format!("VALUE_{i} = {:?}\n", "x".repeat(i * 97 % 20_000));
+        wheel = wheel.file(&format!("greet/data/m{i:03}.py"), body);
+    }
+    let wheels = t.wheels(&[wheel]);
+    let outputs = ["j1", "j2", "j7"];
+    for (dir, jobs) in outputs.iter().zip(["1", "2", "7"]) {
+        std::fs::create_dir(t.path(dir)).expect("mkdir");
+        t.build(
+            &[
+                "greet",
+                "-c",
+                "greet",
+                "-j",
+                jobs,
+                "-o",
+                &format!("{dir}/app.pyz"),
+            ],
+            &wheels,
+        )
+        .success();
+    }
+    let first = t.read("j1/app.pyz");
+    for dir in &outputs[1..] {
+        assert!(
+            first == t.read(format!("{dir}/app.pyz")),
+            "-j {dir} differs from -j 1"
+        );
+    }
+}
+
+/// `--reproducible` is accepted for shiv compatibility and changes nothing.
+#[test]
+fn reproducible_is_accepted() {
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for dir in ["plain", "reproducible"] {
+        let out = format!("{}/app.pyz", t.mkdir(dir));
+        let mut args = vec!["greet", "-c", "greet", "-o", &out];
+        if dir == "reproducible" {
+            args.push("--reproducible");
+        }
+        t.build(&args, &wheels).success();
+    }
+    assert!(t.read("plain/app.pyz") == t.read("reproducible/app.pyz"));
 }
 
 /// Payload modes are normalized: 0755 for a file with an execute bit, 0644 otherwise.
@@ -309,17 +409,11 @@ fn failed_build_leaves_the_old_output_untouched() {
 #[test]
 fn rebuild_replaces_the_output_atomically() {
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
     t.mkdir("out");
-    t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels)
-        .success();
+    build_greet(&t, &["-c", "greet"], "out/app.pyz");
     let before = t.read("out/app.pyz");
     let held = std::fs::File::open(t.path("out/app.pyz")).expect("open the old pyz");
-    t.build(
-        &["greet", "-e", "greet:seven", "-o", "out/app.pyz"],
-        &wheels,
-    )
-    .success();
+    build_greet(&t, &["-e", "greet:seven"], "out/app.pyz");
     let mut still = Vec::new();
     std::io::Read::read_to_end(&mut &held, &mut still).expect("read the old pyz");
     assert!(still == before, "the old file was rewritten in place");
@@ -327,50 +421,28 @@ fn rebuild_replaces_the_output_atomically() {
     assert_eq!(listing(&t.path("out")), ["app.pyz"]);
 }
 
-/// `--site-packages` dirs (repeatable) are merged into the payload; alone, they need no
-/// installer and no project.
+/// Two builds racing to the same output both finish, and what is left is one whole pyz.
 #[test]
-fn site_packages_dirs_are_merged() {
+fn concurrent_builds_to_one_output() {
     let python = python!(11);
     let t = Test::new();
-    t.write(
-        "one/first.py",
-        "def main():\n    import second\n    second.main()\n",
-    );
-    t.write("two/second.py", "def main():\n    print('second')\n");
-    t.rshiv()
-        .args(["--site-packages", "one", "--site-packages", "two"])
-        .args(["-e", "first:main", "-o", "sp.pyz"])
-        .run()
-        .success();
-    t.pyz(&python, "sp.pyz")
+    let wheels = t.wheels(&[greet()]);
+    t.mkdir("out");
+    std::thread::scope(|scope| {
+        let builds: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels))
+            })
+            .collect();
+        for build in builds {
+            build.join().expect("a build thread").success();
+        }
+    });
+    assert_eq!(listing(&t.path("out")), ["app.pyz"]);
+    t.pyz(&python, "out/app.pyz")
         .run()
         .success()
-        .stdout_is("second\n");
-
-    let wheels = t.wheels(&[greet()]);
-    t.build(
-        &[
-            "greet",
-            "--site-packages",
-            "one",
-            "--site-packages",
-            "two",
-            "-e",
-            "first:main",
-            "-o",
-            "both.pyz",
-        ],
-        &wheels,
-    )
-    .success();
-    let payload = Pyz::open(t.path("both.pyz")).payload_names();
-    for name in ["first.py", "second.py", "greet/__init__.py"] {
-        assert!(
-            payload.contains(&name.to_owned()),
-            "{name} missing: {payload:?}"
-        );
-    }
+        .stdout_is("hello from greet\n");
 }
 
 /// Deflate by default (`--compressed`), STORED with `--uncompressed`.
@@ -400,562 +472,6 @@ fn compressed_and_uncompressed() {
         Pyz::open(t.path("default.pyz")).payload() == Pyz::open(t.path("c.pyz")).payload(),
         "deflate is not the default"
     );
-}
-
-/// `--compile-pyc` leaves .pyc files beside the extracted sources; without it, none.
-#[test]
-fn compile_pyc_compiles_at_extraction() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(
-        &["greet", "-c", "greet", "--compile-pyc", "-o", "pyc.pyz"],
-        &wheels,
-    )
-    .success();
-    t.build(&["greet", "-c", "greet", "-o", "plain.pyz"], &wheels)
-        .success();
-    assert!(!Pyz::open(t.path("pyc.pyz"))
-        .payload_names()
-        .iter()
-        .any(|n| n.ends_with(".pyc")));
-    for pyz in ["pyc.pyz", "plain.pyz"] {
-        t.pyz(&python, pyz)
-            .run()
-            .success()
-            .stdout_is("hello from greet\n");
-    }
-    let compiled = tree(&t.extraction("pyc.pyz"));
-    assert!(
-        compiled.iter().any(
-            |f| f.starts_with("site-packages/greet/__pycache__/__init__.") && f.ends_with(".pyc")
-        ),
-        "{compiled:?}"
-    );
-    // The runtime keeps its own bytecode in `.rshiv/`; the payload stays uncompiled.
-    let plain = tree(&t.extraction("plain.pyz").join("site-packages"));
-    assert!(!plain.iter().any(|f| f.ends_with(".pyc")), "{plain:?}");
-}
-
-/// A `.py` preamble runs in-process before the entry point; another file runs as a command.
-#[test]
-fn preamble_runs_before_the_entry_point() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.write("pre.py", "print('preamble', flush=True)\n");
-    t.build(
-        &[
-            "greet",
-            "-c",
-            "greet",
-            "--preamble",
-            "pre.py",
-            "-o",
-            "py.pyz",
-        ],
-        &wheels,
-    )
-    .success();
-    t.pyz(&python, "py.pyz")
-        .run()
-        .success()
-        .stdout_is("preamble\nhello from greet\n");
-
-    let script = t.write("pre.sh", "#!/bin/sh\necho shell preamble\n");
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-        .expect("make the preamble executable");
-    t.build(
-        &[
-            "greet",
-            "-c",
-            "greet",
-            "--preamble",
-            "pre.sh",
-            "-o",
-            "sh.pyz",
-        ],
-        &wheels,
-    )
-    .success();
-    t.pyz(&python, "sh.pyz")
-        .run()
-        .success()
-        .stdout_is("shell preamble\nhello from greet\n");
-}
-
-/// `--root DIR` is the default cache root when no variable names one; `$VAR` reads VAR
-/// at run time.
-#[test]
-fn root_is_baked_and_may_name_a_variable() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    let baked = t.path("baked");
-    t.build(
-        &[
-            "greet",
-            "-c",
-            "greet",
-            "--root",
-            baked.to_str().expect("UTF-8"),
-            "-o",
-            "fixed.pyz",
-        ],
-        &wheels,
-    )
-    .success();
-    t.pyz(&python, "fixed.pyz")
-        .env_remove("RSHIV_ROOT")
-        .run()
-        .success();
-    let id = Pyz::open(t.path("fixed.pyz")).environment()["build_id"]
-        .as_str()
-        .expect("build_id")
-        .to_owned();
-    assert!(
-        baked.join(format!("fixed_{id}/site-packages")).is_dir(),
-        "{:?}",
-        tree(&baked)
-    );
-
-    t.build(
-        &[
-            "greet",
-            "-c",
-            "greet",
-            "--root",
-            "$APP_CACHE",
-            "-o",
-            "var.pyz",
-        ],
-        &wheels,
-    )
-    .success();
-    t.pyz(&python, "var.pyz")
-        .env_remove("RSHIV_ROOT")
-        .env("APP_CACHE", t.path("from-var"))
-        .run()
-        .success();
-    assert!(
-        t.path(format!("from-var/var_{id}/site-packages")).is_dir(),
-        "{:?}",
-        tree(&t.path("from-var"))
-    );
-}
-
-/// A baked root starting with `~` is under the runner's home.
-#[test]
-fn root_tilde_is_the_home_directory() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(
-        &["greet", "-c", "greet", "--root", "~/apps", "-o", "app.pyz"],
-        &wheels,
-    )
-    .success();
-    t.pyz(&python, "app.pyz")
-        .env_remove("RSHIV_ROOT")
-        .env("HOME", t.mkdir("home"))
-        .run()
-        .success();
-    let apps = crate::support::listing(&t.path("home/apps"));
-    assert!(apps.iter().any(|e| e.starts_with("app_")), "{apps:?}");
-}
-
-/// `--build-id` replaces the computed id, in environment.json and in the cache path.
-#[test]
-fn build_id_names_the_extraction() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(
-        &[
-            "greet",
-            "-c",
-            "greet",
-            "--build-id",
-            "release-42",
-            "-o",
-            "app.pyz",
-        ],
-        &wheels,
-    )
-    .success();
-    assert_eq!(
-        Pyz::open(t.path("app.pyz")).environment()["build_id"],
-        "release-42"
-    );
-    t.pyz(&python, "app.pyz").run().success();
-    assert!(t.root().join("app_release-42/site-packages").is_dir());
-}
-
-/// Console script names are case-sensitive keys of `[console_scripts]`.
-#[test]
-fn console_script_names_are_case_sensitive() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()
-        .console_script("Shout", "greet:main")
-        .console_script("shout", "greet:seven")]);
-    t.build(&["greet", "-c", "Shout", "-o", "upper.pyz"], &wheels)
-        .success();
-    t.build(&["greet", "-c", "shout", "-o", "lower.pyz"], &wheels)
-        .success();
-    t.pyz(&python, "upper.pyz")
-        .run()
-        .success()
-        .stdout_is("hello from greet\n");
-    t.pyz(&python, "lower.pyz").run().code(7);
-}
-
-/// `-c NAME` falls back to the script `bin/NAME` when no console script has that name.
-#[test]
-fn console_script_falls_back_to_a_bin_script() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet().script("hello-script", "#!python\nprint('from bin')\n")]);
-    t.build(
-        &["greet", "-c", "hello-script", "-o", "script.pyz"],
-        &wheels,
-    )
-    .success();
-    assert!(Pyz::open(t.path("script.pyz"))
-        .payload_names()
-        .contains(&"bin/hello-script".to_owned()));
-    t.pyz(&python, "script.pyz")
-        .run()
-        .success()
-        .stdout_is("from bin\n");
-}
-
-/// `-e MOD` may name a standard-library module of the build interpreter.
-#[test]
-fn entry_point_may_be_a_stdlib_module() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(&["greet", "-e", "json.tool", "-o", "json.pyz"], &wheels)
-        .success();
-    t.pyz(&python, "json.pyz")
-        .stdin("{\"a\": [1]}")
-        .run()
-        .success()
-        .stdout_is("{\n    \"a\": [\n        1\n    ]\n}\n");
-}
-
-/// Unknown arguments go to the installer: `-r FILE` here.
-#[test]
-fn installer_arguments_pass_through() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet(), Wheel::new("other", "2.0").file("other.py", "")]);
-    t.write("req.txt", "greet\nother\n");
-    t.build(&["-r", "req.txt", "-c", "greet", "-o", "app.pyz"], &wheels)
-        .success();
-    let payload = Pyz::open(t.path("app.pyz")).payload_names();
-    assert!(payload.contains(&"other.py".to_owned()), "{payload:?}");
-    t.pyz(&python, "app.pyz").run().success();
-}
-
-/// Everything after `--` is the installer's, even a token that is also an rshiv option:
-/// here `-c` is a constraints file, not a console script.
-#[test]
-fn everything_after_double_dash_goes_to_the_installer() {
-    let t = Test::new();
-    let wheels = t.wheels(&[
-        greet(),
-        Wheel::new("greet", "2.0").file("greet/__init__.py", ""),
-    ]);
-    t.write("constraints.txt", "greet==1.0\n");
-    t.build(
-        &[
-            "-c",
-            "greet",
-            "-o",
-            "app.pyz",
-            "greet",
-            "--",
-            "-c",
-            "constraints.txt",
-        ],
-        &wheels,
-    )
-    .success();
-    let payload = Pyz::open(t.path("app.pyz")).payload_names();
-    assert!(
-        payload.contains(&"greet-1.0.dist-info/METADATA".to_owned()),
-        "the constraint was not applied: {payload:?}"
-    );
-}
-
-/// With no requirement and no `--site-packages`, rshiv builds the current directory's
-/// project and says so. (The installers' own variables keep it off the index.)
-#[test]
-fn builds_the_project_in_the_current_directory() {
-    let python = python!(11);
-    let t = Test::new();
-    let dir = proj().write(&t.path("proj"));
-    t.rshiv()
-        .current_dir("proj")
-        .installer(Installer::preferred())
-        .env("PIP_NO_INDEX", "1")
-        .env("UV_NO_INDEX", "1")
-        .args(["-c", "proj", "-o", "proj.pyz"])
-        .run()
-        .success()
-        .stderr_line_with(&["project", &dir.to_string_lossy()]);
-    t.pyz(&python, "proj/proj.pyz")
-        .run()
-        .success()
-        .stdout_is("proj main\n");
-}
-
-/// Both installers build the same payload, and each build says which installer and which
-/// interpreter it used.
-#[test]
-fn installer_and_interpreter_are_named() {
-    let python = python!(11);
-    require!(crate::support::uv(), "uv not found");
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    let shown = python.to_string_lossy().into_owned();
-    for installer in [Installer::Uv, Installer::Pip] {
-        let out = format!("{}.pyz", installer.name());
-        t.rshiv()
-            .args(["--no-index", "--find-links"])
-            .arg(&wheels)
-            .installer(installer)
-            .args(["greet", "-c", "greet", "-o", &out])
-            .run()
-            .success()
-            .stderr_line_with(&[installer.name(), &shown]);
-    }
-    assert_eq!(
-        Pyz::open(t.path("uv.pyz")).payload_names(),
-        Pyz::open(t.path("pip.pyz")).payload_names()
-    );
-}
-
-/// `--installer auto` takes uv from PATH when there is one, else pip.
-#[test]
-fn auto_installer_prefers_uv_then_pip() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    let mut build = t.rshiv();
-    build
-        .args(["--no-index", "--find-links"])
-        .arg(&wheels)
-        .arg("--build-python")
-        .arg(&python)
-        .args(["greet", "-c", "greet", "-o", "auto.pyz"]);
-    if crate::support::uv().is_some() {
-        build.run().success().stderr_line_with(&["uv"]);
-    }
-    build
-        .without_uv()
-        .run()
-        .success()
-        .stderr_line_with(&["pip"]);
-}
-
-/// `--build-python` decides which environment markers hold: a dependency only for
-/// Python 3.12+ is installed for 3.12 and skipped for 3.11.
-#[test]
-fn build_python_decides_markers() {
-    let py11 = python!(11);
-    let py12 = python!(12);
-    let t = Test::new();
-    let wheels = t.wheels(&[
-        greet().dependency("other; python_version >= \"3.12\""),
-        Wheel::new("other", "2.0").file("other.py", ""),
-    ]);
-    for (python, out) in [(&py11, "py11.pyz"), (&py12, "py12.pyz")] {
-        t.rshiv()
-            .args(["--no-index", "--find-links"])
-            .arg(&wheels)
-            .args([
-                "--installer",
-                Installer::preferred().name(),
-                "--build-python",
-            ])
-            .arg(python)
-            .args(["greet", "-c", "greet", "-o", out])
-            .run()
-            .success()
-            .stderr_line_with(&[&python.to_string_lossy()]);
-    }
-    let has_other = |pyz: &str| {
-        Pyz::open(t.path(pyz))
-            .payload_names()
-            .contains(&"other.py".to_owned())
-    };
-    assert!(!has_other("py11.pyz"));
-    assert!(has_other("py12.pyz"));
-}
-
-/// The layout of `src/archive/mod.rs`: five STORED outer members in a fixed order, the
-/// payload first, its data at `len(shebang line) + 30 + len("_rshiv/payload.zip")`.
-#[test]
-fn archive_layout_follows_the_format() {
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
-        .success();
-    let pyz = Pyz::open(t.path("app.pyz"));
-    assert_eq!(
-        pyz.outer_names(),
-        [
-            "_rshiv/payload.zip",
-            "_rshiv/__init__.py",
-            "_rshiv/runtime.py",
-            "__main__.py",
-            "environment.json"
-        ]
-    );
-    for member in &pyz.outer {
-        assert_eq!(
-            member.compression,
-            CompressionMethod::Stored,
-            "{}",
-            member.name
-        );
-    }
-    let start = pyz.shebang().len() + 1 + 30 + "_rshiv/payload.zip".len();
-    let payload = &pyz.outer_member("_rshiv/payload.zip").data;
-    assert!(
-        pyz.bytes[start..].starts_with(payload),
-        "the payload's data does not start at byte {start}"
-    );
-}
-
-/// The build id is sha256 over the payload in entry order of
-/// `path, 0, "100644"|"100755", 0, sha256(contents)`, as `src/archive/mod.rs` defines it.
-#[test]
-fn build_id_is_the_payload_hash() {
-    use sha2::{Digest, Sha256};
-    let t = Test::new();
-    let wheels = t.wheels(&[greet().executable("greet/tool.sh", "#!/bin/sh\n")]);
-    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
-        .success();
-    let pyz = Pyz::open(t.path("app.pyz"));
-    let mut hasher = Sha256::new();
-    for member in pyz.payload() {
-        let mode = if member.mode.unwrap_or(0) & 0o111 != 0 {
-            "100755"
-        } else {
-            "100644"
-        };
-        hasher.update(member.name.as_bytes());
-        hasher.update([0]);
-        hasher.update(mode.as_bytes());
-        hasher.update([0]);
-        hasher.update(Sha256::digest(&member.data));
-    }
-    let expected: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(pyz.environment()["build_id"], expected.as_str());
-}
-
-/// `--reproducible` is accepted for shiv compatibility and changes nothing.
-#[test]
-fn reproducible_is_accepted() {
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    for dir in ["plain", "reproducible"] {
-        let out = format!("{}/app.pyz", t.mkdir(dir));
-        let mut args = vec!["greet", "-c", "greet", "-o", &out];
-        if dir == "reproducible" {
-            args.push("--reproducible");
-        }
-        t.build(&args, &wheels).success();
-    }
-    assert!(t.read("plain/app.pyz") == t.read("reproducible/app.pyz"));
-}
-
-/// `-v` shows the installer's own output; a failing installer's output is shown anyway.
-#[test]
-fn installer_output_is_shown_with_v_and_on_failure() {
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    let all = |out: &crate::support::Output| format!("{}{}", out.stdout, out.stderr);
-    let out = t
-        .rshiv()
-        .args(["--no-index", "--find-links"])
-        .arg(&wheels)
-        .installer(Installer::Pip)
-        .args(["-v", "greet", "-c", "greet", "-o", "app.pyz"])
-        .run();
-    out.success();
-    assert!(
-        all(&out).contains("Successfully installed greet-1.0"),
-        "{out:?}"
-    );
-    let quiet = t.build(&["greet", "-c", "greet", "-o", "quiet.pyz"], &wheels);
-    quiet.success();
-    assert!(!all(&quiet).contains("Successfully installed"), "{quiet:?}");
-    let failed = t
-        .rshiv()
-        .args(["--no-index", "--find-links"])
-        .arg(&wheels)
-        .installer(Installer::Pip)
-        .args(["no-such-dist-xyz", "-c", "greet", "-o", "app.pyz"])
-        .run();
-    failed.failure();
-    assert!(
-        all(&failed).contains("No matching distribution found for no-such-dist-xyz"),
-        "{failed:?}"
-    );
-}
-
-/// With only `--site-packages`, `-e` may still name a standard-library module.
-#[test]
-fn stdlib_entry_point_without_an_installer() {
-    let python = python!(11);
-    let t = Test::new();
-    t.write("sp/helper.py", "");
-    t.rshiv()
-        .args(["--site-packages", "sp", "-e", "json.tool", "-o", "json.pyz"])
-        .run()
-        .success();
-    t.pyz(&python, "json.pyz")
-        .stdin("[1]")
-        .run()
-        .success()
-        .stdout_is("[\n    1\n]\n");
-}
-
-/// Entry points as the entry points spec writes them: nested packages, namespace packages,
-/// dotted attributes, and console scripts with extras (`mod:attr [extra]`).
-#[test]
-fn entry_point_forms() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()
-        .file("greet/sub/__init__.py", "")
-        .file("greet/sub/deep.py", "def main():\n    print('deep')\n")
-        .file("nspkg/inner.py", "def main():\n    print('namespace')\n")
-        .file(
-            "greet/tools.py",
-            "class Tool:\n    @staticmethod\n    def run():\n        print('dotted')\n",
-        )
-        .console_script("fancy", "greet:main [color]")]);
-    for (flag, value, expected) in [
-        ("-e", "greet.sub.deep:main", "deep\n"),
-        ("-e", "nspkg.inner:main", "namespace\n"),
-        ("-e", "greet.tools:Tool.run", "dotted\n"),
-        ("-c", "fancy", "hello from greet\n"),
-    ] {
-        let out = format!("{}.pyz", value.replace([':', '.'], "-"));
-        t.build(&["greet", flag, value, "-o", &out], &wheels)
-            .success();
-        t.pyz(&python, &out).run().success().stdout_is(expected);
-    }
 }
 
 /// Every `--compression` method gives a pyz that runs.
@@ -1005,173 +521,4 @@ fn output_names() {
             .stdout_is("hello from greet\n");
         assert!(t.extraction(out).join("site-packages").is_dir(), "{out}");
     }
-}
-
-/// Edit a source file of the project, build again: the new pyz runs the edit (an
-/// installer's cache must not ship the old code).
-fn rebuild_ships_the_edit(installer: Installer) {
-    let python = python!(11);
-    let t = Test::new();
-    let dir = proj().write(&t.path("proj"));
-    let build = || {
-        t.rshiv()
-            .current_dir("proj")
-            .installer(installer)
-            .args(["--no-index", ".", "-c", "proj", "-o", "../app.pyz"])
-            .run()
-            .success();
-    };
-    build();
-    t.pyz(&python, "app.pyz")
-        .run()
-        .success()
-        .stdout_is("proj main\n");
-    std::fs::write(
-        dir.join("proj/__init__.py"),
-        "def main():\n    print('edited')\n",
-    )
-    .expect("edit the project");
-    build();
-    t.pyz(&python, "app.pyz")
-        .run()
-        .success()
-        .stdout_is("edited\n");
-}
-
-#[test]
-fn rebuild_after_an_edit_ships_the_edit() {
-    rebuild_ships_the_edit(Installer::preferred());
-}
-
-#[test]
-fn rebuild_after_an_edit_ships_the_edit_with_pip() {
-    rebuild_ships_the_edit(Installer::Pip);
-}
-
-/// The bytes do not depend on how many threads compress: `-j 1`, `-j 2` and `-j 7` agree,
-/// for a payload of many files of mixed sizes (some over libdeflate's whole-file limit
-/// would need 32 MiB; these exercise the ordering of many small and medium entries).
-#[test]
-fn builds_are_byte_identical_across_thread_counts() {
-    let t = Test::new();
-    let mut wheel = greet();
-    for i in 0..300 {
-        let body = format!("VALUE_{i} = {:?}\n", "x".repeat(i * 97 % 20_000));
-        wheel = wheel.file(&format!("greet/data/m{i:03}.py"), body);
-    }
-    let wheels = t.wheels(&[wheel]);
-    let outputs = ["j1", "j2", "j7"];
-    for (dir, jobs) in outputs.iter().zip(["1", "2", "7"]) {
-        std::fs::create_dir(t.path(dir)).expect("mkdir");
-        t.build(
-            &[
-                "greet",
-                "-c",
-                "greet",
-                "-j",
-                jobs,
-                "-o",
-                &format!("{dir}/app.pyz"),
-            ],
-            &wheels,
-        )
-        .success();
-    }
-    let first = t.read("j1/app.pyz");
-    for dir in &outputs[1..] {
-        assert!(
-            first == t.read(format!("{dir}/app.pyz")),
-            "-j {dir} differs from -j 1"
-        );
-    }
-}
-
-/// Bytecode in a `--site-packages` dir stays out of the payload: no `.pyc`, no
-/// `__pycache__`.
-#[test]
-fn site_packages_bytecode_is_left_out() {
-    let t = Test::new();
-    t.write("sp/mod.py", "def main():\n    pass\n");
-    t.write("sp/__pycache__/mod.cpython-311.pyc", "not really bytecode");
-    t.write("sp/legacy.pyc", "not really bytecode");
-    t.write("sp/pkg/__pycache__/x.cpython-38.pyc", "");
-    t.write("sp/pkg/__init__.py", "");
-    t.rshiv()
-        .args(["--site-packages", "sp", "-e", "mod:main", "-o", "app.pyz"])
-        .run()
-        .success();
-    assert_eq!(
-        Pyz::open(t.path("app.pyz")).payload_names(),
-        ["mod.py", "pkg/__init__.py"]
-    );
-}
-
-/// Awkward `--site-packages` contents: a dangling symlink or a file name that is not UTF-8
-/// is either skipped or refused by name, never a crash or a half-written file.
-#[test]
-fn awkward_site_packages_entries() {
-    use std::os::unix::ffi::OsStrExt;
-    let t = Test::new();
-    t.write("dangling/mod.py", "def main():\n    pass\n");
-    std::os::unix::fs::symlink(t.path("nowhere"), t.path("dangling/gone.py")).expect("symlink");
-    t.write("latin1/mod.py", "def main():\n    pass\n");
-    let bad = t
-        .path("latin1")
-        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.py"));
-    std::fs::write(bad, "").expect("write a non-UTF-8 name");
-    for (dir, culprit) in [("dangling", "gone.py"), ("latin1", "caf")] {
-        t.mkdir(format!("out-{dir}"));
-        let out = t
-            .rshiv()
-            .args(["--site-packages", dir, "-e", "mod:main", "-o"])
-            .arg(format!("out-{dir}/app.pyz"))
-            .run();
-        out.stderr_lacks("panicked");
-        if out.code != Some(0) {
-            out.failure().stderr_line_with(&[culprit]);
-            assert!(listing(&t.path(format!("out-{dir}"))).is_empty());
-        }
-    }
-}
-
-/// Two builds racing to the same output both finish, and what is left is one whole pyz.
-#[test]
-fn concurrent_builds_to_one_output() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.mkdir("out");
-    std::thread::scope(|scope| {
-        let builds: Vec<_> = (0..3)
-            .map(|_| {
-                scope.spawn(|| t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels))
-            })
-            .collect();
-        for build in builds {
-            build.join().expect("a build thread").success();
-        }
-    });
-    assert_eq!(listing(&t.path("out")), ["app.pyz"]);
-    t.pyz(&python, "out/app.pyz")
-        .run()
-        .success()
-        .stdout_is("hello from greet\n");
-}
-
-/// A project directory whose path has spaces and non-ASCII characters builds and runs.
-#[test]
-fn project_path_with_spaces() {
-    let python = python!(11);
-    let t = Test::new();
-    proj().write(&t.path("my projects/été app"));
-    t.rshiv()
-        .current_dir("my projects/été app")
-        .installer(Installer::preferred())
-        .args(["--no-index", ".", "-c", "proj", "-o", "out put.pyz"])
-        .run()
-        .success();
-    t.pyz(&python, "my projects/été app/out put.pyz")
-        .run()
-        .success()
-        .stdout_is("proj main\n");
 }

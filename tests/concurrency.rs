@@ -6,7 +6,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::python;
-use crate::support::{greet, wait_for, Test, Wheel};
+use crate::support::{build_greet, wait_for, Test, Wheel};
 
 /// How long to wait for a spawned process to reach a point.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -66,9 +66,7 @@ fn lock_of(t: &Test, pyz: &str) -> std::path::PathBuf {
 fn lock_timeout_names_the_lock() {
     let python = python!(11);
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
-        .success();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
     std::fs::create_dir_all(t.root()).expect("create the cache root");
     let lock = lock_of(&t, "app.pyz");
     let mut holder = hold_lock(&t, &python, &lock);
@@ -97,9 +95,7 @@ fn lock_timeout_names_the_lock() {
 fn cold_run_waits_for_the_lock() {
     let python = python!(11);
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
-        .success();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
     std::fs::create_dir_all(t.root()).expect("create the cache root");
     let mut holder = hold_lock(&t, &python, &lock_of(&t, "app.pyz"));
     let release = std::thread::spawn(move || {

@@ -4,14 +4,12 @@
 use std::os::unix::fs::MetadataExt;
 
 use crate::python;
-use crate::support::{greet, tree, Test};
+use crate::support::{build_greet, tree, Test};
 
 /// A test with `greet.pyz` (console script `greet`) built in it.
 fn with_greet() -> Test {
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(&["greet", "-c", "greet", "-o", "greet.pyz"], &wheels)
-        .success();
+    build_greet(&t, &["-c", "greet"], "greet.pyz");
     t
 }
 
@@ -265,12 +263,7 @@ fn extend_pythonpath_reaches_children() {
 fn extend_pythonpath_option() {
     let python = python!(11);
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    t.build(
-        &["greet", "-E", "-e", "greet:child", "-o", "child.pyz"],
-        &wheels,
-    )
-    .success();
+    build_greet(&t, &["-E", "-e", "greet:child"], "child.pyz");
     t.pyz(&python, "child.pyz").run().success();
 }
 

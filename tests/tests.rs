@@ -7,14 +7,26 @@ mod support;
 // The command line itself: --help and --version.
 mod cli;
 
-// Building: the output file, its bytes, and every build option.
+// Building: the pyz file, its bytes on disk, compression.
 mod build;
+
+// The installers and their arguments, the current directory's project, --site-packages.
+mod install;
+
+// What a pyz runs: -c and -e at build time, dispatch at run time.
+mod entry;
+
+// Build options baked into the pyz: --root, --build-id, --preamble, --compile-pyc, ...
+mod baked;
 
 // The fixtures themselves, checked with pip and uv alone.
 mod fixtures;
 
-// Running a pyz: dispatch, sys.path, .pth files, the cache, under every CPython.
+// The app's world at run time: sys.path, .pth files, file fidelity, metadata.
 mod run;
+
+// The extraction cache: reuse, crashes, concurrent first runs.
+mod cache;
 
 // Cross-target builds, and compiled extensions for another interpreter refused at run time.
 mod cross;
