@@ -1,6 +1,7 @@
 //! Building: the output file, its bytes on disk, and what each build option changes.
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use zip::CompressionMethod;
 
@@ -89,7 +90,14 @@ fn shebang_is_env_python3_unless_p_says_otherwise() {
 #[test]
 fn archive_has_main_environment_json_and_the_payload() {
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
+    // Names whose bytewise order differs from a case-folding or locale order.
+    let wheels = t.wheels(&[greet()
+        .file("greet/Zeta.py", "")
+        .file("greet/alpha.py", "")
+        .file("greet/_under.py", "")
+        .file("greet/été.py", "")
+        .file("greet/a/b.py", "")
+        .file("greet/a.b.py", "")]);
     t.build(&["greet", "-c", "greet", "-o", "greet.pyz"], &wheels)
         .success();
     let pyz = Pyz::open(t.path("greet.pyz"));
@@ -217,30 +225,47 @@ fn payload_modes_are_normalized() {
     assert_eq!(pyz.payload_file("greet/__init__.py").mode, Some(0o100644));
 }
 
-/// Nothing in the payload or the extracted tree names the directory the build ran in;
-/// `direct_url.json` of a local project is dropped or holds no path.
 #[test]
 fn no_build_machine_paths_in_the_pyz_or_its_extraction() {
+    no_build_machine_paths(Installer::preferred());
+}
+
+#[test]
+fn no_build_machine_paths_with_pip() {
+    no_build_machine_paths(Installer::Pip);
+}
+
+/// Nothing in the payload or the extracted tree names the directory the build ran in,
+/// the staging directory or the build interpreter (a script's `#!` line);
+/// `direct_url.json` of a local project is dropped or holds no path.
+fn no_build_machine_paths(installer: Installer) {
     let python = python!(11);
     let t = Test::new();
     proj().write(&t.path("src"));
     t.rshiv()
         .current_dir("src")
-        .installer(Installer::preferred())
+        .installer(installer)
         .args(["--no-index", ".", "-c", "proj", "-o", "../app.pyz"])
         .run()
         .success();
-    let here = t.dir().to_string_lossy().into_owned();
+    // The project's directory, the staging directory, the build interpreter's prefix.
+    let here = t.path("src").to_string_lossy().into_owned();
+    let prefix = python
+        .parent()
+        .and_then(Path::parent)
+        .expect("python is in PREFIX/bin")
+        .to_string_lossy()
+        .into_owned();
+    let forbidden = [here.as_str(), "rshiv-stage-", prefix.as_str()];
     let pyz = Pyz::open(t.path("app.pyz"));
     for member in pyz.payload().iter().chain(&pyz.outer) {
         if member.name.ends_with(".zip") {
             continue;
         }
-        assert!(
-            !String::from_utf8_lossy(&member.data).contains(&here),
-            "{} names the build directory {here}",
-            member.name
-        );
+        let text = String::from_utf8_lossy(&member.data);
+        for path in forbidden {
+            assert!(!text.contains(path), "{} names {path}", member.name);
+        }
         if member.name.ends_with("direct_url.json") {
             assert!(
                 !String::from_utf8_lossy(&member.data).contains("file://"),
@@ -257,10 +282,10 @@ fn no_build_machine_paths_in_the_pyz_or_its_extraction() {
     let extraction = t.extraction("app.pyz").join("site-packages");
     for file in tree(&extraction) {
         let data = std::fs::read(extraction.join(&file)).expect("read an extracted file");
-        assert!(
-            !String::from_utf8_lossy(&data).contains(&here),
-            "extracted {file} names the build directory"
-        );
+        let text = String::from_utf8_lossy(&data);
+        for path in forbidden {
+            assert!(!text.contains(path), "extracted {file} names {path}");
+        }
     }
 }
 
@@ -891,6 +916,141 @@ fn installer_output_is_shown_with_v_and_on_failure() {
     );
 }
 
+/// With only `--site-packages`, `-e` may still name a standard-library module.
+#[test]
+fn stdlib_entry_point_without_an_installer() {
+    let python = python!(11);
+    let t = Test::new();
+    t.write("sp/helper.py", "");
+    t.rshiv()
+        .args(["--site-packages", "sp", "-e", "json.tool", "-o", "json.pyz"])
+        .run()
+        .success();
+    t.pyz(&python, "json.pyz")
+        .stdin("[1]")
+        .run()
+        .success()
+        .stdout_is("[\n    1\n]\n");
+}
+
+/// Entry points as the entry points spec writes them: nested packages, namespace packages,
+/// dotted attributes, and console scripts with extras (`mod:attr [extra]`).
+#[test]
+fn entry_point_forms() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()
+        .file("greet/sub/__init__.py", "")
+        .file("greet/sub/deep.py", "def main():\n    print('deep')\n")
+        .file("nspkg/inner.py", "def main():\n    print('namespace')\n")
+        .file(
+            "greet/tools.py",
+            "class Tool:\n    @staticmethod\n    def run():\n        print('dotted')\n",
+        )
+        .console_script("fancy", "greet:main [color]")]);
+    for (flag, value, expected) in [
+        ("-e", "greet.sub.deep:main", "deep\n"),
+        ("-e", "nspkg.inner:main", "namespace\n"),
+        ("-e", "greet.tools:Tool.run", "dotted\n"),
+        ("-c", "fancy", "hello from greet\n"),
+    ] {
+        let out = format!("{}.pyz", value.replace([':', '.'], "-"));
+        t.build(&["greet", flag, value, "-o", &out], &wheels)
+            .success();
+        t.pyz(&python, &out).run().success().stdout_is(expected);
+    }
+}
+
+/// Every `--compression` method gives a pyz that runs.
+#[test]
+fn every_compression_method_runs() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for method in [
+        "stored",
+        "deflate",
+        "deflate-1",
+        "deflate-12",
+        "bzip2",
+        "lzma",
+    ] {
+        let out = format!("{}/app.pyz", t.mkdir(method));
+        t.build(
+            &["greet", "-c", "greet", "--compression", method, "-o", &out],
+            &wheels,
+        )
+        .success();
+        t.pyz(&python, &out)
+            .run()
+            .success()
+            .stdout_is("hello from greet\n");
+    }
+}
+
+/// Output names with spaces, several dots, or no extension: the stem names the app.
+#[test]
+fn output_names() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for (out, stem) in [
+        ("my app.pyz", "my app"),
+        ("api.v2.pyz", "api.v2"),
+        ("tool", "tool"),
+    ] {
+        t.build(&["greet", "-c", "greet", "-o", out], &wheels)
+            .success();
+        assert_eq!(Pyz::open(t.path(out)).environment()["name"], stem);
+        t.pyz(&python, out)
+            .run()
+            .success()
+            .stdout_is("hello from greet\n");
+        assert!(t.extraction(out).join("site-packages").is_dir(), "{out}");
+    }
+}
+
+/// Edit a source file of the project, build again: the new pyz runs the edit (an
+/// installer's cache must not ship the old code).
+fn rebuild_ships_the_edit(installer: Installer) {
+    let python = python!(11);
+    let t = Test::new();
+    let dir = proj().write(&t.path("proj"));
+    let build = || {
+        t.rshiv()
+            .current_dir("proj")
+            .installer(installer)
+            .args(["--no-index", ".", "-c", "proj", "-o", "../app.pyz"])
+            .run()
+            .success();
+    };
+    build();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("proj main\n");
+    std::fs::write(
+        dir.join("proj/__init__.py"),
+        "def main():\n    print('edited')\n",
+    )
+    .expect("edit the project");
+    build();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("edited\n");
+}
+
+#[test]
+fn rebuild_after_an_edit_ships_the_edit() {
+    rebuild_ships_the_edit(Installer::preferred());
+}
+
+#[test]
+fn rebuild_after_an_edit_ships_the_edit_with_pip() {
+    rebuild_ships_the_edit(Installer::Pip);
+}
+
 /// The bytes do not depend on how many threads compress: `-j 1`, `-j 2` and `-j 7` agree,
 /// for a payload of many files of mixed sizes (some over libdeflate's whole-file limit
 /// would need 32 MiB; these exercise the ordering of many small and medium entries).
@@ -927,4 +1087,94 @@ fn builds_are_byte_identical_across_thread_counts() {
             "-j {dir} differs from -j 1"
         );
     }
+}
+
+/// Bytecode in a `--site-packages` dir stays out of the payload: no `.pyc`, no
+/// `__pycache__`.
+#[test]
+fn site_packages_bytecode_is_left_out() {
+    let t = Test::new();
+    t.write("sp/mod.py", "def main():\n    pass\n");
+    t.write("sp/__pycache__/mod.cpython-311.pyc", "not really bytecode");
+    t.write("sp/legacy.pyc", "not really bytecode");
+    t.write("sp/pkg/__pycache__/x.cpython-38.pyc", "");
+    t.write("sp/pkg/__init__.py", "");
+    t.rshiv()
+        .args(["--site-packages", "sp", "-e", "mod:main", "-o", "app.pyz"])
+        .run()
+        .success();
+    assert_eq!(
+        Pyz::open(t.path("app.pyz")).payload_names(),
+        ["mod.py", "pkg/__init__.py"]
+    );
+}
+
+/// Awkward `--site-packages` contents: a dangling symlink or a file name that is not UTF-8
+/// is either skipped or refused by name, never a crash or a half-written file.
+#[test]
+fn awkward_site_packages_entries() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = Test::new();
+    t.write("dangling/mod.py", "def main():\n    pass\n");
+    std::os::unix::fs::symlink(t.path("nowhere"), t.path("dangling/gone.py")).expect("symlink");
+    t.write("latin1/mod.py", "def main():\n    pass\n");
+    let bad = t
+        .path("latin1")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.py"));
+    std::fs::write(bad, "").expect("write a non-UTF-8 name");
+    for (dir, culprit) in [("dangling", "gone.py"), ("latin1", "caf")] {
+        t.mkdir(format!("out-{dir}"));
+        let out = t
+            .rshiv()
+            .args(["--site-packages", dir, "-e", "mod:main", "-o"])
+            .arg(format!("out-{dir}/app.pyz"))
+            .run();
+        out.stderr_lacks("panicked");
+        if out.code != Some(0) {
+            out.failure().stderr_line_with(&[culprit]);
+            assert!(listing(&t.path(format!("out-{dir}"))).is_empty());
+        }
+    }
+}
+
+/// Two builds racing to the same output both finish, and what is left is one whole pyz.
+#[test]
+fn concurrent_builds_to_one_output() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.mkdir("out");
+    std::thread::scope(|scope| {
+        let builds: Vec<_> = (0..3)
+            .map(|_| {
+                scope.spawn(|| t.build(&["greet", "-c", "greet", "-o", "out/app.pyz"], &wheels))
+            })
+            .collect();
+        for build in builds {
+            build.join().expect("a build thread").success();
+        }
+    });
+    assert_eq!(listing(&t.path("out")), ["app.pyz"]);
+    t.pyz(&python, "out/app.pyz")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+}
+
+/// A project directory whose path has spaces and non-ASCII characters builds and runs.
+#[test]
+fn project_path_with_spaces() {
+    let python = python!(11);
+    let t = Test::new();
+    proj().write(&t.path("my projects/été app"));
+    t.rshiv()
+        .current_dir("my projects/été app")
+        .installer(Installer::preferred())
+        .args(["--no-index", ".", "-c", "proj", "-o", "out put.pyz"])
+        .run()
+        .success();
+    t.pyz(&python, "my projects/été app/out put.pyz")
+        .run()
+        .success()
+        .stdout_is("proj main\n");
 }

@@ -198,3 +198,114 @@ fn nothing_to_build() {
     let out = t.rshiv().args(["-c", "greet", "-o", "out/app.pyz"]).run();
     refused(&t, &out, &["pyproject.toml"]);
 }
+
+/// `--target=DIR` and friends are refused in their `=` spelling too (shiv lets them through).
+#[test]
+fn installer_options_with_inline_values_are_refused() {
+    let (t, wheels) = setup();
+    for bad in ["--target=x", "--prefix=x", "-tx"] {
+        let out = t
+            .rshiv()
+            .args(["--no-index", "--find-links"])
+            .arg(&wheels)
+            .args(["greet", "-c", "greet", "-o", "out/app.pyz", bad])
+            .run();
+        refused(&t, &out, &[bad]);
+    }
+}
+
+/// A bad `SHIV_ENTRY_POINT` at run time: one line naming it, no traceback.
+#[test]
+fn bad_entry_point_variable_at_run_time() {
+    let python = crate::python!(11);
+    let (t, wheels) = setup();
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    for (value, culprit) in [
+        ("nosuchmod:main", "nosuchmod"),
+        ("greet:nope", "greet:nope"),
+    ] {
+        t.pyz(&python, "app.pyz")
+            .env("SHIV_ENTRY_POINT", value)
+            .run()
+            .failure()
+            .stderr_line_with(&[culprit]);
+    }
+    t.pyz(&python, "app.pyz")
+        .env("SHIV_CONSOLE_SCRIPT", "nosuch")
+        .run()
+        .failure()
+        .stderr_line_with(&["nosuch", "greet-seven"]);
+}
+
+/// `-e` naming a module that only the build interpreter's site-packages has (pip), not the
+/// payload nor the standard library, is refused: the pyz could not import it elsewhere.
+#[test]
+fn entry_point_module_only_in_build_site_packages() {
+    let (t, wheels) = setup();
+    let out = t.build(&["greet", "-e", "pip:main", "-o", "out/app.pyz"], &wheels);
+    refused(&t, &out, &["pip"]);
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM in the middle of writing: no temp file beside the output and
+/// no staging directory left in TMPDIR.
+#[test]
+fn interrupted_build_leaves_nothing_behind() {
+    let t = Test::new();
+    let mut noise = Vec::with_capacity(48 << 20);
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    while noise.len() < 48 << 20 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        noise.extend_from_slice(&state.to_le_bytes());
+    }
+    t.write("sp/big.bin", &noise);
+    t.write("sp/mod.py", "def main():\n    pass\n");
+    let mut leftovers = Vec::new();
+    for signal in ["INT", "TERM"] {
+        let out = t.path(format!("out-{signal}"));
+        let tmp = t.path(format!("tmp-{signal}"));
+        std::fs::create_dir_all(&out).expect("create out/");
+        std::fs::create_dir_all(&tmp).expect("create tmp/");
+        let mut build = t
+            .rshiv()
+            .args([
+                "--site-packages",
+                "sp",
+                "-e",
+                "mod:main",
+                "--compression",
+                "lzma",
+                "-j",
+                "1",
+            ])
+            .arg("-o")
+            .arg(out.join("app.pyz"))
+            .env("TMPDIR", &tmp)
+            .spawn(&t.path(format!("build-{signal}.log")));
+        let started = std::time::Instant::now();
+        while listing(&out).is_empty() && started.elapsed() < std::time::Duration::from_secs(60) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let finished = build.try_wait().expect("poll the build").is_some();
+        std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(build.id().to_string())
+            .status()
+            .expect("send the signal");
+        let status = build.wait().expect("wait for the build");
+        if finished || status.success() {
+            eprintln!("skipped SIG{signal}: the build finished before it could be interrupted");
+            continue;
+        }
+        for (dir, place) in [(&out, "beside the output"), (&tmp, "in TMPDIR")] {
+            let left = listing(dir);
+            if !left.is_empty() {
+                leftovers.push(format!("SIG{signal} left {left:?} {place}"));
+            }
+        }
+    }
+    assert!(leftovers.is_empty(), "{}", leftovers.join("\n"));
+}

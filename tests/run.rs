@@ -408,3 +408,303 @@ fn symlink_named_after_a_console_script_runs_it() {
         .success()
         .stdout_is("hello from greet\n");
 }
+
+/// Odd payload files come out byte for byte: non-ASCII names, empty files, binary and
+/// incompressible data, deep paths; execute bits survive extraction.
+fn payload_fidelity(minor: u32) {
+    let python = python!(minor);
+    let t = Test::new();
+    let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let mut noise = Vec::with_capacity(1 << 20);
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    while noise.len() < 1 << 20 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        noise.extend_from_slice(&state.to_le_bytes());
+    }
+    let deep = "greet/a/b/c/d/e/f/g/h/deep.txt";
+    let wheels = t.wheels(&[greet()
+        .file("greet/données.py", "VALUE = 'é'\n")
+        .file("greet/empty.txt", "")
+        .file("greet/binary.bin", &binary)
+        .file("greet/noise.bin", &noise)
+        .file(deep, "deep\n")
+        .executable("greet/tool.sh", "#!/bin/sh\necho tool\n")]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    t.pyz(&python, "app.pyz").run().success();
+    let site = t.extraction("app.pyz").join("site-packages");
+    let read = |name: &str| {
+        std::fs::read(site.join(name)).unwrap_or_else(|e| panic!("read extracted {name}: {e}"))
+    };
+    assert_eq!(read("greet/données.py"), "VALUE = 'é'\n".as_bytes());
+    assert_eq!(read("greet/empty.txt"), b"");
+    assert!(read("greet/binary.bin") == binary);
+    assert!(read("greet/noise.bin") == noise);
+    assert_eq!(read(deep), b"deep\n");
+    let mode = std::fs::metadata(site.join("greet/tool.sh"))
+        .expect("stat tool.sh")
+        .mode();
+    assert_eq!(mode & 0o111, 0o111, "mode {mode:o}");
+    t.command(site.join("greet/tool.sh"))
+        .run()
+        .success()
+        .stdout_is("tool\n");
+}
+every_cpython!(payload_fidelity);
+
+/// The interpreter's own flags do not get in the way: `-I` (isolated), `-S` (no site),
+/// `-B`, and a relative path from another directory.
+#[test]
+fn interpreter_flags_and_relative_paths() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    for flag in ["-I", "-S", "-B", "-E"] {
+        t.command(&python)
+            .arg(flag)
+            .arg(t.path("app.pyz"))
+            .run()
+            .success()
+            .stdout_is("hello from greet\n");
+    }
+    t.mkdir("elsewhere");
+    t.command(&python)
+        .arg("../app.pyz")
+        .current_dir("elsewhere")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+}
+
+/// A script's own `sys.exit(N)` is its exit code.
+#[test]
+fn script_exit_codes_pass_through() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().script("three", "#!python\nimport sys\nsys.exit(3)\n")]);
+    t.build(&["greet", "-c", "three", "-o", "three.pyz"], &wheels)
+        .success();
+    t.pyz(&python, "three.pyz").run().code(3);
+}
+
+/// Errors raised by the app itself are the app's: a full traceback naming the real cause,
+/// never mistaken for a missing entry point (an AttributeError or ImportError from inside).
+#[test]
+fn errors_inside_the_app_keep_their_traceback() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[Wheel::new("oops", "1.0")
+        .file(
+            "oops/__init__.py",
+            "def attr():\n    return object().no_such_attribute\n\n\ndef value():\n    raise ValueError('bad value')\n",
+        )
+        .file("oops/needs.py", "import not_installed_dep\n\n\ndef main():\n    pass\n")]);
+    for (entry, out) in [
+        ("oops:attr", "attr.pyz"),
+        ("oops:value", "value.pyz"),
+        ("oops.needs:main", "needs.pyz"),
+    ] {
+        t.build(&["oops", "-e", entry, "-o", out], &wheels)
+            .success();
+    }
+    let crashed = |pyz: &str, cause: &str| {
+        let out = t.pyz(&python, pyz).run();
+        out.code(1)
+            .stderr_contains("Traceback")
+            .stderr_contains(cause);
+    };
+    crashed("attr.pyz", "no_such_attribute");
+    crashed("value.pyz", "ValueError: bad value");
+    crashed("needs.pyz", "not_installed_dep");
+}
+
+/// shiv's preamble contract: globals `site_packages` (a `Path`), `env` (with attributes
+/// like `build_id`) and `archive`, as shiv's documented cleanup preamble uses them.
+#[test]
+fn preamble_gets_shivs_globals() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.write(
+        "pre.py",
+        "current = site_packages.parent\nname, build_id = current.name.rsplit('_', 1)\nprint(name, build_id == env.build_id, str(archive).endswith('app.pyz'), flush=True)\n",
+    );
+    t.build(
+        &[
+            "greet",
+            "-c",
+            "greet",
+            "--preamble",
+            "pre.py",
+            "-o",
+            "app.pyz",
+        ],
+        &wheels,
+    )
+    .success();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("app True True\nhello from greet\n");
+}
+
+/// A baked `--root $VAR` whose variable is unset at run time falls back to the default
+/// root, and creates nothing in the current directory.
+#[test]
+fn unset_root_variable_falls_back() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    t.build(
+        &[
+            "greet",
+            "-c",
+            "greet",
+            "--root",
+            "$RSHIV_TEST_UNSET",
+            "-o",
+            "app.pyz",
+        ],
+        &wheels,
+    )
+    .success();
+    t.mkdir("cwd");
+    t.pyz(&python, "app.pyz")
+        .current_dir("cwd")
+        .env_remove("RSHIV_ROOT")
+        .env_remove("RSHIV_TEST_UNSET")
+        .env("XDG_CACHE_HOME", t.path("xdg"))
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+    assert_eq!(listing(&t.path("cwd")), Vec::<String>::new());
+    assert!(!listing(&t.path("xdg/rshiv")).is_empty());
+}
+
+/// One extraction serves every CPython in turn, with and without `--compile-pyc`.
+#[test]
+fn one_extraction_serves_every_cpython() {
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    for (flag, out) in [("--compile-pyc", "pyc.pyz"), ("-q", "plain.pyz")] {
+        t.build(&["greet", "-c", "greet", flag, "-o", out], &wheels)
+            .success();
+        for (minor, python) in crate::support::pythons() {
+            t.pyz(python, out)
+                .run()
+                .success()
+                .stdout_is("hello from greet\n");
+            assert!(t.extraction(out).is_dir(), "3.{minor}");
+        }
+    }
+    let extractions = listing(&t.root())
+        .into_iter()
+        .filter(|e| !e.starts_with('.'))
+        .count();
+    assert_eq!(extractions, 2, "{:?}", listing(&t.root()));
+}
+
+/// A tree without its `.rshiv-ready` marker is not trusted: the next run extracts again.
+#[test]
+fn unmarked_tree_is_extracted_again() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, "greet:main", "app.pyz");
+    t.pyz(&python, "app.pyz").run().success();
+    let extraction = t.extraction("app.pyz");
+    std::fs::remove_file(extraction.join(".rshiv-ready")).expect("remove the marker");
+    std::fs::write(
+        extraction.join("site-packages/greet/__init__.py"),
+        "def main():\n    print('half-written')\n",
+    )
+    .expect("spoil the tree");
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+    assert!(extraction.join(".rshiv-ready").is_file());
+}
+
+/// A run refreshes the marker's mtime ("last used") once it is over a minute old.
+#[test]
+fn a_run_marks_the_extraction_as_used() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, "greet:main", "app.pyz");
+    t.pyz(&python, "app.pyz").run().success();
+    let marker = t.extraction("app.pyz").join(".rshiv-ready");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::options()
+        .write(true)
+        .open(&marker)
+        .and_then(|file| file.set_modified(old))
+        .expect("age the marker");
+    t.pyz(&python, "app.pyz").run().success();
+    let used = std::fs::metadata(&marker)
+        .and_then(|meta| meta.modified())
+        .expect("the marker's mtime");
+    let age = used.elapsed().unwrap_or_default();
+    assert!(
+        age < std::time::Duration::from_secs(600),
+        "marker is {age:?} old"
+    );
+}
+
+/// The payload's distributions are visible to `importlib.metadata`: versions and entry
+/// points (what `--version` options and plugin systems read).
+fn distribution_metadata(minor: u32) {
+    let python = python!(minor);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file(
+        "greet/meta.py",
+        r#"import importlib.metadata as md
+
+
+def main():
+    eps = md.entry_points()
+    scripts = eps.select(group="console_scripts") if hasattr(eps, "select") else eps["console_scripts"]
+    names = sorted(ep.name for ep in scripts if ep.value.startswith("greet:"))
+    print(md.version("greet"), names)
+"#,
+    )]);
+    t.build(
+        &["greet", "-e", "greet.meta:main", "-o", "meta.pyz"],
+        &wheels,
+    )
+    .success();
+    t.pyz(&python, "meta.pyz")
+        .run()
+        .success()
+        .stdout_is("1.0 ['greet', 'greet-seven']\n");
+}
+every_cpython!(distribution_metadata);
+
+/// `-E` keeps the user's own PYTHONPATH for children, adding the payload to it.
+#[test]
+fn extend_pythonpath_keeps_the_users_entries() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file(
+        "greet/pp.py",
+        "import os\n\n\ndef main():\n    print(os.environ['PYTHONPATH'])\n",
+    )]);
+    t.build(
+        &["greet", "-E", "-e", "greet.pp:main", "-o", "pp.pyz"],
+        &wheels,
+    )
+    .success();
+    let mine = t.mkdir("mine");
+    let out = t.pyz(&python, "pp.pyz").env("PYTHONPATH", &mine).run();
+    out.success();
+    let entries: Vec<&str> = out.stdout.trim().split(':').collect();
+    let payload = t.extraction("pp.pyz").join("site-packages");
+    assert!(entries.contains(&mine.as_str()), "{entries:?}");
+    assert!(
+        entries.contains(&payload.to_string_lossy().as_ref()),
+        "{entries:?}"
+    );
+}

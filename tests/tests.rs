@@ -4,6 +4,9 @@
 // The harness: temp dirs, commands, fixture wheels and projects, reading a pyz.
 mod support;
 
+// The command line itself: --help and --version.
+mod cli;
+
 // Building: the output file, its bytes, and every build option.
 mod build;
 
@@ -15,6 +18,9 @@ mod run;
 
 // Cross-target builds, and compiled extensions for another interpreter refused at run time.
 mod cross;
+
+// A pyz among others: the extraction lock, forced re-extraction and rebuilds while running.
+mod concurrency;
 
 // The SHIV_*/RSHIV_* variables a pyz reads at run time.
 mod env;

@@ -103,7 +103,7 @@ macro_rules! every_cpython {
 }
 
 /// One test's world: a temporary directory that holds its inputs, its outputs and its cache
-/// root (`RSHIV_ROOT`), deleted when the test ends.
+/// root (`RSHIV_ROOT`), deleted when the test ends (kept on failure with `RSHIV_TEST_KEEP=1`).
 pub struct Test {
     dir: tempfile::TempDir,
 }
@@ -243,6 +243,17 @@ impl Test {
     fn search_path(&self) -> OsString {
         let dirs = std::iter::once(self.path("bin")).chain(inherited_path_without_uv());
         std::env::join_paths(dirs).expect("PATH entries are valid")
+    }
+}
+
+/// `RSHIV_TEST_KEEP=1` keeps the directory of a failed test for a look, and says where.
+impl Drop for Test {
+    fn drop(&mut self) {
+        if std::thread::panicking() && std::env::var_os("RSHIV_TEST_KEEP").is_some_and(|v| v == "1")
+        {
+            self.dir.disable_cleanup(true);
+            eprintln!("kept the test's directory: {}", self.dir.path().display());
+        }
     }
 }
 
@@ -629,6 +640,20 @@ fn on_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
+}
+
+/// Wait until `path` exists; fail the test after `timeout`.
+#[track_caller]
+pub fn wait_for(path: &Path, timeout: Duration) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < timeout,
+            "{} did not appear within {timeout:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Every file under `dir`, as paths relative to it, sorted.
