@@ -138,6 +138,8 @@ def prepare(baked, settings, extraction):
         touch_markers()
         if __file__.startswith(boot.archive_path() + os.sep):
             cache_runtime(extraction)
+        elif not os.path.exists(__spec__.cached):
+            compile_runtime(__file__)
     site_packages = os.path.join(extraction, "site-packages")
     if baked["no_modify"]:
         check_sources(extraction, boot.archive_path())
@@ -314,7 +316,7 @@ def exec_as_main(source, filename):
 
 
 def choose_entry(baked, settings, site_packages):
-    """(entry point, script) to run: SHIV_CONSOLE_SCRIPT, SHIV_ENTRY_POINT, a symlink, the build's."""
+    """(entry point, script): SHIV_CONSOLE_SCRIPT, SHIV_ENTRY_POINT, a symlink, the build's."""
     if settings.console_script:
         return console_script(baked, settings.console_script, site_packages)
     if settings.entry_point:
@@ -363,7 +365,11 @@ def run_preamble(baked, site_packages):
         import types
 
         env = types.SimpleNamespace(**baked)
-        init = {"archive": boot.archive_path(), "env": env, "site_packages": pathlib.Path(site_packages)}
+        init = {
+            "archive": boot.archive_path(),
+            "env": env,
+            "site_packages": pathlib.Path(site_packages),
+        }
         runpy.run_path(path, init_globals=init, run_name="__main__")
         return
     import subprocess
@@ -424,7 +430,9 @@ def native_mismatch(native):
     )
     libc, version = platform.libc_ver()
     if sys.platform == "linux":
-        running += " with " + ("%s %s" % (libc, version) if libc else "a C library other than glibc")
+        running += " with " + (
+            "%s %s" % (libc, version) if libc else "a C library other than glibc"
+        )
     return "this app contains compiled extensions for %s on %s (%s); this is %s" % (
         wanted,
         where,
@@ -470,7 +478,9 @@ def private_fallback(path, root, reason):
     except FileExistsError:
         pass
     except OSError as error:
-        raise Fatal("cannot write to %s (%s) nor create %s (%s)" % (root, reason, path, error.strerror))
+        raise Fatal(
+            "cannot write to %s (%s) nor create %s (%s)" % (root, reason, path, error.strerror)
+        )
     if not boot.is_private_dir(path):
         raise Fatal(
             "cannot write to %s (%s), and the fallback %s is not a private directory of this user"
@@ -618,7 +628,9 @@ def build(root, final, stem, baked, settings):
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(error, OSError) and error.errno in FULL:
-            raise Fatal("no space left in %s to unpack %s (%d MB)" % (root, baked["name"], megabytes(baked)))
+            raise Fatal(
+                "no space left in %s to unpack %s (%d MB)" % (root, baked["name"], megabytes(baked))
+            )
         if isinstance(error, OSError):
             raise Fatal("cannot unpack into %s: %s" % (error.filename or tmp, error.strerror))
         raise
@@ -659,8 +671,6 @@ def cache_runtime(extraction):
     Named by its CRC-32, which the stub reads from zipimport's table of the pyz, so pyz files
     of other rshiv versions sharing this payload each find their own copy.
     """
-    import py_compile
-
     source = __loader__.get_data(__file__)
     folder = os.path.join(extraction, ".rshiv")
     path = os.path.join(folder, "runtime-%08x.py" % zlib.crc32(source))
@@ -671,9 +681,23 @@ def cache_runtime(extraction):
         os.makedirs(folder, exist_ok=True)
         write_file(partial, source)
         os.rename(partial, path)
+    except OSError:
+        return  # a read-only cache: warm starts then compile the runtime from the pyz
+    compile_runtime(path)
+
+
+def compile_runtime(path):
+    """Write the bytecode of the runtime copy at `path` for this interpreter.
+
+    Done even under PYTHONDONTWRITEBYTECODE (that is about the user's code; this cache is
+    ours), and by each Python version that runs from a tree another one unpacked.
+    """
+    import py_compile
+
+    try:
         py_compile.compile(path, doraise=True)
     except (OSError, py_compile.PyCompileError):
-        pass  # a read-only cache: warm starts then compile the runtime from the pyz
+        pass  # a read-only cache: warm starts then compile the copy from source
 
 
 def status_line(baked, final):
@@ -713,7 +737,7 @@ def write_all(fd, data):
     """os.write until all of `data` is written."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def publish(tmp, final, root, stem, force):
@@ -744,7 +768,11 @@ def publish(tmp, final, root, stem, force):
 def prune_old_builds(root, name, keep):
     """Remove the other extractions of this app that no process is using."""
     for entry in os.scandir(root):
-        if entry.name != keep and entry.name.startswith(name + "_") and marker_names(entry.path, name):
+        if (
+            entry.name != keep
+            and entry.name.startswith(name + "_")
+            and marker_names(entry.path, name)
+        ):
             remove_extraction(root, entry.name)
 
 
@@ -799,7 +827,7 @@ def read_central_directory(fd, start, size):
         raise Fatal("the archive is damaged: no end of central directory")
     _, _, _, _, count, cd_size, cd_offset, _ = END.unpack_from(tail, at)
     end_at = tail_start + at
-    if 0xFFFF == count or 0xFFFFFFFF in (cd_size, cd_offset):
+    if count == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):
         end_at = end_at - END64_LOCATOR.size - END64.size
         record = os.pread(fd, END64.size, end_at)
         if len(record) < END64.size or record[:4] != b"PK\x06\x06":
@@ -922,9 +950,11 @@ class Unpacker:
         self.errors = []
 
     def run(self, entries):
-        """Unpack every entry, biggest first so the threads finish together; raise the first error."""
+        """Unpack every entry, biggest first so threads finish together; raise the first error."""
         self.queue = iter(sorted(entries, key=lambda entry: entry[3], reverse=True))
-        threads = [threading.Thread(target=self.work) for _ in range(min(worker_count(), len(entries)) - 1)]
+        threads = [
+            threading.Thread(target=self.work) for _ in range(min(worker_count(), len(entries)) - 1)
+        ]
         for thread in threads:
             thread.start()
         self.work()
@@ -948,7 +978,10 @@ class Unpacker:
         """Write one file, checking its size and CRC-32."""
         name, method, crc, csize, size, offset, mode = entry
         if method not in (0, 8):
-            raise Fatal("the payload's %s uses compression method %d, which rshiv does not write" % (name, method))
+            raise Fatal(
+                "the payload's %s uses compression method %d, which rshiv does not write"
+                % (name, method)
+            )
         start = data_start(self.fd, self.base + offset)
         path = os.path.join(self.site_packages, name)
         out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
@@ -1019,7 +1052,9 @@ def record_sources(tmp, site_packages, entries):
     for entry in entries:
         if entry[0].endswith(".py"):
             info = os.stat(os.path.join(site_packages, entry[0]))
-            lines.append("%d %d %d %s\n" % (info.st_size, info.st_mtime_ns, info.st_ctime_ns, entry[0]))
+            lines.append(
+                "%d %d %d %s\n" % (info.st_size, info.st_mtime_ns, info.st_ctime_ns, entry[0])
+            )
     write_file(os.path.join(tmp, SOURCES), "".join(lines).encode("utf-8", "surrogateescape"))
 
 
@@ -1038,8 +1073,15 @@ def check_sources(extraction, archive):
         try:
             info = os.stat(path)
         except FileNotFoundError:
-            raise Fatal("%s was deleted after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it" % path)
-        if (info.st_size, info.st_mtime_ns, info.st_ctime_ns) != (int(size), int(mtime), int(ctime)):
+            raise Fatal(
+                "%s was deleted after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it"
+                % path
+            )
+        if (info.st_size, info.st_mtime_ns, info.st_ctime_ns) != (
+            int(size),
+            int(mtime),
+            int(ctime),
+        ):
             changed.append(name)
     if changed:
         check_hashes(site_packages, changed, build_hashes(archive))
@@ -1066,4 +1108,7 @@ def check_hashes(site_packages, names, hashes):
         with open(path, "rb") as source:
             digest = hashlib.sha256(source.read()).hexdigest()
         if digest != hashes.get(name):
-            raise Fatal("%s was modified after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it" % path)
+            raise Fatal(
+                "%s was modified after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it"
+                % path
+            )
