@@ -16,12 +16,8 @@ GIL, so the work spreads over the cores, biggest files first.
 
 import errno
 import os
-import shutil
-import struct
 import sys
-import threading
 import time
-import zlib
 
 PAYLOAD = "_rshiv/payload.zip"
 SOURCES = ".rshiv-sources"
@@ -35,12 +31,12 @@ LOCK_POLL = 0.02
 WHOLE_FILE_MAX = 1 << 20
 READ_PIECE = 256 << 10
 
-# APPNOTE.TXT 4.3.16, 4.3.15, 4.3.14, 4.3.12 and 4.3.7.
-END = struct.Struct("<4s4H2LH")
-END64_LOCATOR = struct.Struct("<4sLQL")
-END64 = struct.Struct("<4sQ2H2L4Q")
-CENTRAL = struct.Struct("<4s6H3L5H2L")
-LOCAL = struct.Struct("<4s5H3L2H")
+# Records of APPNOTE.TXT 4.3.16, 4.3.15, 4.3.14, 4.3.12 and 4.3.7 (struct formats, sizes).
+END, END_SIZE = "<4s4H2LH", 22
+END64_LOCATOR_SIZE = 20
+END64, END64_SIZE = "<4sQ2H2L4Q", 56
+CENTRAL, CENTRAL_SIZE = "<4s6H3L5H2L", 46
+LOCAL_SIZE = 30
 
 
 class Fatal(Exception):
@@ -587,7 +583,7 @@ def remove_leftovers(root, stem):
     tmp_prefix, trash_prefix = "." + stem + ".tmp-", ".trash-" + stem + "-"
     for entry in os.scandir(root):
         if entry.name.startswith(tmp_prefix):
-            shutil.rmtree(entry.path, ignore_errors=True)
+            remove_tree(entry.path)
         elif entry.name.startswith(trash_prefix):
             remove_if_unused(entry.path)
 
@@ -599,7 +595,7 @@ def remove_if_unused(path):
     try:
         fd = os.open(os.path.join(path, boot.MARKER), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -607,6 +603,13 @@ def remove_if_unused(path):
         return
     finally:
         os.close(fd)
+    remove_tree(path)
+
+
+def remove_tree(path):
+    """rmtree, ignoring errors (what is left is for `rshiv cache clean`)."""
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -626,7 +629,7 @@ def build(root, final, stem, baked, settings):
         fill(tmp, final, baked, settings)
         publish(tmp, final, root, stem, settings.force_extract)
     except BaseException as error:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
         if isinstance(error, OSError) and error.errno in FULL:
             raise Fatal(
                 "no space left in %s to unpack %s (%d MB)" % (root, baked["name"], megabytes(baked))
@@ -671,6 +674,8 @@ def cache_runtime(extraction):
     Named by its CRC-32, which the stub reads from zipimport's table of the pyz, so pyz files
     of other rshiv versions sharing this payload each find their own copy.
     """
+    import zlib
+
     source = __loader__.get_data(__file__)
     folder = os.path.join(extraction, ".rshiv")
     path = os.path.join(folder, "runtime-%08x.py" % zlib.crc32(source))
@@ -718,6 +723,8 @@ def status_line(baked, final):
             sys.stderr.write(text.replace("\u2026", "..."))
         sys.stderr.flush()
 
+    import threading
+
     timer = threading.Timer(1.0, show)
     timer.daemon = True
     timer.start()
@@ -751,7 +758,7 @@ def publish(tmp, final, root, stem, force):
     trash = None
     if os.path.lexists(final):
         if not force and os.path.exists(marker):
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
             return
         trash = trash_name(root, stem)
         os.rename(final, trash)
@@ -760,7 +767,7 @@ def publish(tmp, final, root, stem, force):
     except OSError as error:
         if error.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not os.path.exists(marker):
             raise
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
     if trash:
         remove_if_unused(trash)
 
@@ -807,7 +814,7 @@ def remove_extraction(root, stem):
         return
     finally:
         os.close(lock)
-    shutil.rmtree(trash, ignore_errors=True)
+    remove_tree(trash)
 
 
 # Reading the payload
@@ -819,20 +826,22 @@ def read_central_directory(fd, start, size):
     `base` is where the zip's offset 0 lies in the file (data may precede a zip, like the
     shebang). Each entry is (name, method, crc, compressed size, size, header offset, mode).
     """
-    tail_size = min(size, END.size + 0xFFFF)
+    import struct
+
+    tail_size = min(size, END_SIZE + 0xFFFF)
     tail_start = start + size - tail_size
     tail = os.pread(fd, tail_size, tail_start)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0:
         raise Fatal("the archive is damaged: no end of central directory")
-    _, _, _, _, count, cd_size, cd_offset, _ = END.unpack_from(tail, at)
+    _, _, _, _, count, cd_size, cd_offset, _ = struct.unpack_from(END, tail, at)
     end_at = tail_start + at
     if count == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):
-        end_at = end_at - END64_LOCATOR.size - END64.size
-        record = os.pread(fd, END64.size, end_at)
-        if len(record) < END64.size or record[:4] != b"PK\x06\x06":
+        end_at = end_at - END64_LOCATOR_SIZE - END64_SIZE
+        record = os.pread(fd, END64_SIZE, end_at)
+        if len(record) < END64_SIZE or record[:4] != b"PK\x06\x06":
             raise Fatal("the archive is damaged: bad ZIP64 end of central directory")
-        _, _, _, _, _, _, _, count, cd_size, cd_offset = END64.unpack(record)
+        _, _, _, _, _, _, _, count, cd_size, cd_offset = struct.unpack(END64, record)
     base = end_at - cd_size - cd_offset
     directory = os.pread(fd, cd_size, end_at - cd_size)
     return base, list(parse_entries(directory, count))
@@ -840,15 +849,17 @@ def read_central_directory(fd, start, size):
 
 def parse_entries(directory, count):
     """Yield the central directory's entries (see read_central_directory)."""
+    import struct
+
     at = 0
     for _ in range(count):
-        fields = CENTRAL.unpack_from(directory, at)
+        fields = struct.unpack_from(CENTRAL, directory, at)
         if fields[0] != b"PK\x01\x02":
             raise Fatal("the archive is damaged: bad central directory")
         method, crc, csize, size = fields[4], fields[7], fields[8], fields[9]
         name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
         offset, mode = fields[16], fields[15] >> 16
-        name_at = at + CENTRAL.size
+        name_at = at + CENTRAL_SIZE
         name = directory[name_at : name_at + name_len].decode("utf-8", "surrogateescape")
         if 0xFFFFFFFF in (csize, size, offset):
             extra = directory[name_at + name_len : name_at + name_len + extra_len]
@@ -859,6 +870,8 @@ def parse_entries(directory, count):
 
 def zip64_sizes(extra, size, csize, offset):
     """The ZIP64 extended information field (APPNOTE 4.5.3) replaces the saturated values."""
+    import struct
+
     at = 0
     while at + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, at)
@@ -877,11 +890,13 @@ def zip64_sizes(extra, size, csize, offset):
 
 def data_start(fd, header_at):
     """Where an entry's data begins, from its local header at `header_at`."""
-    header = os.pread(fd, LOCAL.size, header_at)
-    if len(header) < LOCAL.size or header[:4] != b"PK\x03\x04":
+    import struct
+
+    header = os.pread(fd, LOCAL_SIZE, header_at)
+    if len(header) < LOCAL_SIZE or header[:4] != b"PK\x03\x04":
         raise Fatal("the archive is damaged: bad local header at %d" % header_at)
     name_len, extra_len = struct.unpack_from("<HH", header, 26)
-    return header_at + LOCAL.size + name_len + extra_len
+    return header_at + LOCAL_SIZE + name_len + extra_len
 
 
 def locate_payload(fd, archive):
@@ -951,6 +966,8 @@ class Unpacker:
 
     def run(self, entries):
         """Unpack every entry, biggest first so threads finish together; raise the first error."""
+        import threading
+
         self.queue = iter(sorted(entries, key=lambda entry: entry[3], reverse=True))
         threads = [
             threading.Thread(target=self.work) for _ in range(min(worker_count(), len(entries)) - 1)
@@ -997,6 +1014,8 @@ class Unpacker:
 
     def whole(self, out, method, start, csize, size):
         """Inflate a small file in one call; return (size, crc)."""
+        import zlib
+
         data = os.pread(self.fd, csize, start)
         if method == 8:
             data = zlib.decompress(data, -15, size or 1)
@@ -1005,6 +1024,8 @@ class Unpacker:
 
     def pieces(self, out, method, start, csize):
         """Inflate a big file piece by piece, bounding memory; return (size, crc)."""
+        import zlib
+
         inflater = zlib.decompressobj(-15) if method == 8 else None
         written, check, at, end = 0, 0, start, start + csize
         while at < end:
