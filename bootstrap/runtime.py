@@ -687,7 +687,9 @@ def cache_runtime(extraction):
         write_file(partial, source)
         os.rename(partial, path)
     except OSError:
-        return  # a read-only cache: warm starts then compile the runtime from the pyz
+        if os.path.exists(partial):
+            os.unlink(partial)
+        return  # a read-only or full cache: warm starts then compile the runtime from the pyz
     compile_runtime(path)
 
 
