@@ -236,6 +236,8 @@ def dispatch(site_packages, entry_point, script):
 
     With neither, behave like `python` (shiv drops into its interpreter too).
     """
+    if entry_point:
+        entry_point = plain_entry(entry_point)
     if entry_point and ":" in entry_point:
         call_entry(entry_point)
     elif entry_point:
@@ -244,6 +246,12 @@ def dispatch(site_packages, entry_point, script):
         run_script(os.path.join(site_packages, script))
     else:
         interact(sys.argv[1:])
+
+
+def plain_entry(value):
+    """`module:attr` without the spaces and `[extras]` an entry point value may have."""
+    module, _, attr = value.partition("[")[0].partition(":")
+    return module.strip() + (":" + attr.strip() if attr.strip() else "")
 
 
 def call_entry(spec):
