@@ -117,7 +117,8 @@ def start(baked, stub, extraction):
     except KeyboardInterrupt:
         raise SystemExit(130)
     except OSError as error:
-        raise SystemExit("rshiv: error: %s: %s" % (error.filename, error.strerror))
+        where = "%s: " % error.filename if error.filename else ""
+        raise SystemExit("rshiv: error: %s%s" % (where, error.strerror or error))
     clear_entry_vars()
     run_preamble(baked, site_packages)
     if settings.interpreter:
