@@ -1,9 +1,10 @@
-"""rshiv's start-up stub: find this build's extraction, then hand over to the runtime.
+"""rshiv's start-up stub (the PEP 441 `__main__.py`): find the extraction, hand over.
 
 Python compiles this file from source twice at every start (zipimport's get_filename
 compiles it too), so it holds only what must run before the extraction is found: one open,
 flock and stat of its marker. The runtime (`_rshiv/runtime.py`) then comes from the
-extraction's bytecode-cached copy, or from the pyz on a first run.
+extraction's bytecode-cached copy, or from the pyz on a first run. The runtime calls back
+into the names here (MARKER, HELD and the functions): change the two files together.
 """
 
 import os

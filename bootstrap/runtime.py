@@ -16,12 +16,8 @@ GIL, so the work spreads over the cores, biggest files first.
 
 import errno
 import os
-import shutil
-import struct
 import sys
-import threading
 import time
-import zlib
 
 PAYLOAD = "_rshiv/payload.zip"
 SOURCES = ".rshiv-sources"
@@ -35,12 +31,12 @@ LOCK_POLL = 0.02
 WHOLE_FILE_MAX = 1 << 20
 READ_PIECE = 256 << 10
 
-# APPNOTE.TXT 4.3.16, 4.3.15, 4.3.14, 4.3.12 and 4.3.7.
-END = struct.Struct("<4s4H2LH")
-END64_LOCATOR = struct.Struct("<4sLQL")
-END64 = struct.Struct("<4sQ2H2L4Q")
-CENTRAL = struct.Struct("<4s6H3L5H2L")
-LOCAL = struct.Struct("<4s5H3L2H")
+# Records of APPNOTE.TXT 4.3.16, 4.3.15, 4.3.14, 4.3.12 and 4.3.7 (struct formats, sizes).
+END, END_SIZE = "<4s4H2LH", 22
+END64_LOCATOR_SIZE = 20
+END64, END64_SIZE = "<4sQ2H2L4Q", 56
+CENTRAL, CENTRAL_SIZE = "<4s6H3L5H2L", 46
+LOCAL_SIZE = 30
 
 
 class Fatal(Exception):
@@ -121,7 +117,8 @@ def start(baked, stub, extraction):
     except KeyboardInterrupt:
         raise SystemExit(130)
     except OSError as error:
-        raise SystemExit("rshiv: error: %s: %s" % (error.filename, error.strerror))
+        where = "%s: " % error.filename if error.filename else ""
+        raise SystemExit("rshiv: error: %s%s" % (where, error.strerror or error))
     clear_entry_vars()
     run_preamble(baked, site_packages)
     if settings.interpreter:
@@ -138,6 +135,8 @@ def prepare(baked, settings, extraction):
         touch_markers()
         if __file__.startswith(boot.archive_path() + os.sep):
             cache_runtime(extraction)
+        elif not os.path.exists(__spec__.cached):
+            compile_runtime(__file__)
     site_packages = os.path.join(extraction, "site-packages")
     if baked["no_modify"]:
         check_sources(extraction, boot.archive_path())
@@ -238,6 +237,8 @@ def dispatch(site_packages, entry_point, script):
 
     With neither, behave like `python` (shiv drops into its interpreter too).
     """
+    if entry_point:
+        entry_point = plain_entry(entry_point)
     if entry_point and ":" in entry_point:
         call_entry(entry_point)
     elif entry_point:
@@ -246,6 +247,12 @@ def dispatch(site_packages, entry_point, script):
         run_script(os.path.join(site_packages, script))
     else:
         interact(sys.argv[1:])
+
+
+def plain_entry(value):
+    """`module:attr` without the spaces and `[extras]` an entry point value may have."""
+    module, _, attr = value.partition("[")[0].partition(":")
+    return module.strip() + (":" + attr.strip() if attr.strip() else "")
 
 
 def call_entry(spec):
@@ -314,7 +321,7 @@ def exec_as_main(source, filename):
 
 
 def choose_entry(baked, settings, site_packages):
-    """(entry point, script) to run: SHIV_CONSOLE_SCRIPT, SHIV_ENTRY_POINT, a symlink, the build's."""
+    """(entry point, script): SHIV_CONSOLE_SCRIPT, SHIV_ENTRY_POINT, a symlink, the build's."""
     if settings.console_script:
         return console_script(baked, settings.console_script, site_packages)
     if settings.entry_point:
@@ -363,7 +370,11 @@ def run_preamble(baked, site_packages):
         import types
 
         env = types.SimpleNamespace(**baked)
-        init = {"archive": boot.archive_path(), "env": env, "site_packages": pathlib.Path(site_packages)}
+        init = {
+            "archive": boot.archive_path(),
+            "env": env,
+            "site_packages": pathlib.Path(site_packages),
+        }
         runpy.run_path(path, init_globals=init, run_name="__main__")
         return
     import subprocess
@@ -424,7 +435,9 @@ def native_mismatch(native):
     )
     libc, version = platform.libc_ver()
     if sys.platform == "linux":
-        running += " with " + ("%s %s" % (libc, version) if libc else "a C library other than glibc")
+        running += " with " + (
+            "%s %s" % (libc, version) if libc else "a C library other than glibc"
+        )
     return "this app contains compiled extensions for %s on %s (%s); this is %s" % (
         wanted,
         where,
@@ -470,7 +483,9 @@ def private_fallback(path, root, reason):
     except FileExistsError:
         pass
     except OSError as error:
-        raise Fatal("cannot write to %s (%s) nor create %s (%s)" % (root, reason, path, error.strerror))
+        raise Fatal(
+            "cannot write to %s (%s) nor create %s (%s)" % (root, reason, path, error.strerror)
+        )
     if not boot.is_private_dir(path):
         raise Fatal(
             "cannot write to %s (%s), and the fallback %s is not a private directory of this user"
@@ -577,7 +592,7 @@ def remove_leftovers(root, stem):
     tmp_prefix, trash_prefix = "." + stem + ".tmp-", ".trash-" + stem + "-"
     for entry in os.scandir(root):
         if entry.name.startswith(tmp_prefix):
-            shutil.rmtree(entry.path, ignore_errors=True)
+            remove_tree(entry.path)
         elif entry.name.startswith(trash_prefix):
             remove_if_unused(entry.path)
 
@@ -589,7 +604,7 @@ def remove_if_unused(path):
     try:
         fd = os.open(os.path.join(path, boot.MARKER), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -597,6 +612,13 @@ def remove_if_unused(path):
         return
     finally:
         os.close(fd)
+    remove_tree(path)
+
+
+def remove_tree(path):
+    """rmtree, ignoring errors (what is left is for `rshiv cache clean`)."""
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -616,9 +638,11 @@ def build(root, final, stem, baked, settings):
         fill(tmp, final, baked, settings)
         publish(tmp, final, root, stem, settings.force_extract)
     except BaseException as error:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
         if isinstance(error, OSError) and error.errno in FULL:
-            raise Fatal("no space left in %s to unpack %s (%d MB)" % (root, baked["name"], megabytes(baked)))
+            raise Fatal(
+                "no space left in %s to unpack %s (%d MB)" % (root, baked["name"], megabytes(baked))
+            )
         if isinstance(error, OSError):
             raise Fatal("cannot unpack into %s: %s" % (error.filename or tmp, error.strerror))
         raise
@@ -659,7 +683,7 @@ def cache_runtime(extraction):
     Named by its CRC-32, which the stub reads from zipimport's table of the pyz, so pyz files
     of other rshiv versions sharing this payload each find their own copy.
     """
-    import py_compile
+    import zlib
 
     source = __loader__.get_data(__file__)
     folder = os.path.join(extraction, ".rshiv")
@@ -671,9 +695,25 @@ def cache_runtime(extraction):
         os.makedirs(folder, exist_ok=True)
         write_file(partial, source)
         os.rename(partial, path)
+    except OSError:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        return  # a read-only or full cache: warm starts then compile the runtime from the pyz
+    compile_runtime(path)
+
+
+def compile_runtime(path):
+    """Write the bytecode of the runtime copy at `path` for this interpreter.
+
+    Done even under PYTHONDONTWRITEBYTECODE (that is about the user's code; this cache is
+    ours), and by each Python version that runs from a tree another one unpacked.
+    """
+    import py_compile
+
+    try:
         py_compile.compile(path, doraise=True)
     except (OSError, py_compile.PyCompileError):
-        pass  # a read-only cache: warm starts then compile the runtime from the pyz
+        pass  # a read-only cache: warm starts then compile the copy from source
 
 
 def status_line(baked, final):
@@ -694,6 +734,8 @@ def status_line(baked, final):
             sys.stderr.write(text.replace("\u2026", "..."))
         sys.stderr.flush()
 
+    import threading
+
     timer = threading.Timer(1.0, show)
     timer.daemon = True
     timer.start()
@@ -713,7 +755,7 @@ def write_all(fd, data):
     """os.write until all of `data` is written."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def publish(tmp, final, root, stem, force):
@@ -727,7 +769,7 @@ def publish(tmp, final, root, stem, force):
     trash = None
     if os.path.lexists(final):
         if not force and os.path.exists(marker):
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
             return
         trash = trash_name(root, stem)
         os.rename(final, trash)
@@ -736,7 +778,7 @@ def publish(tmp, final, root, stem, force):
     except OSError as error:
         if error.errno not in (errno.EEXIST, errno.ENOTEMPTY) or not os.path.exists(marker):
             raise
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_tree(tmp)
     if trash:
         remove_if_unused(trash)
 
@@ -744,7 +786,11 @@ def publish(tmp, final, root, stem, force):
 def prune_old_builds(root, name, keep):
     """Remove the other extractions of this app that no process is using."""
     for entry in os.scandir(root):
-        if entry.name != keep and entry.name.startswith(name + "_") and marker_names(entry.path, name):
+        if (
+            entry.name != keep
+            and entry.name.startswith(name + "_")
+            and marker_names(entry.path, name)
+        ):
             remove_extraction(root, entry.name)
 
 
@@ -779,7 +825,7 @@ def remove_extraction(root, stem):
         return
     finally:
         os.close(lock)
-    shutil.rmtree(trash, ignore_errors=True)
+    remove_tree(trash)
 
 
 # Reading the payload
@@ -791,20 +837,22 @@ def read_central_directory(fd, start, size):
     `base` is where the zip's offset 0 lies in the file (data may precede a zip, like the
     shebang). Each entry is (name, method, crc, compressed size, size, header offset, mode).
     """
-    tail_size = min(size, END.size + 0xFFFF)
+    import struct
+
+    tail_size = min(size, END_SIZE + 0xFFFF)
     tail_start = start + size - tail_size
     tail = os.pread(fd, tail_size, tail_start)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0:
         raise Fatal("the archive is damaged: no end of central directory")
-    _, _, _, _, count, cd_size, cd_offset, _ = END.unpack_from(tail, at)
+    _, _, _, _, count, cd_size, cd_offset, _ = struct.unpack_from(END, tail, at)
     end_at = tail_start + at
-    if 0xFFFF == count or 0xFFFFFFFF in (cd_size, cd_offset):
-        end_at = end_at - END64_LOCATOR.size - END64.size
-        record = os.pread(fd, END64.size, end_at)
-        if len(record) < END64.size or record[:4] != b"PK\x06\x06":
+    if count == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):
+        end_at = end_at - END64_LOCATOR_SIZE - END64_SIZE
+        record = os.pread(fd, END64_SIZE, end_at)
+        if len(record) < END64_SIZE or record[:4] != b"PK\x06\x06":
             raise Fatal("the archive is damaged: bad ZIP64 end of central directory")
-        _, _, _, _, _, _, _, count, cd_size, cd_offset = END64.unpack(record)
+        _, _, _, _, _, _, _, count, cd_size, cd_offset = struct.unpack(END64, record)
     base = end_at - cd_size - cd_offset
     directory = os.pread(fd, cd_size, end_at - cd_size)
     return base, list(parse_entries(directory, count))
@@ -812,15 +860,17 @@ def read_central_directory(fd, start, size):
 
 def parse_entries(directory, count):
     """Yield the central directory's entries (see read_central_directory)."""
+    import struct
+
     at = 0
     for _ in range(count):
-        fields = CENTRAL.unpack_from(directory, at)
+        fields = struct.unpack_from(CENTRAL, directory, at)
         if fields[0] != b"PK\x01\x02":
             raise Fatal("the archive is damaged: bad central directory")
         method, crc, csize, size = fields[4], fields[7], fields[8], fields[9]
         name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
         offset, mode = fields[16], fields[15] >> 16
-        name_at = at + CENTRAL.size
+        name_at = at + CENTRAL_SIZE
         name = directory[name_at : name_at + name_len].decode("utf-8", "surrogateescape")
         if 0xFFFFFFFF in (csize, size, offset):
             extra = directory[name_at + name_len : name_at + name_len + extra_len]
@@ -831,6 +881,8 @@ def parse_entries(directory, count):
 
 def zip64_sizes(extra, size, csize, offset):
     """The ZIP64 extended information field (APPNOTE 4.5.3) replaces the saturated values."""
+    import struct
+
     at = 0
     while at + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, at)
@@ -849,11 +901,13 @@ def zip64_sizes(extra, size, csize, offset):
 
 def data_start(fd, header_at):
     """Where an entry's data begins, from its local header at `header_at`."""
-    header = os.pread(fd, LOCAL.size, header_at)
-    if len(header) < LOCAL.size or header[:4] != b"PK\x03\x04":
+    import struct
+
+    header = os.pread(fd, LOCAL_SIZE, header_at)
+    if len(header) < LOCAL_SIZE or header[:4] != b"PK\x03\x04":
         raise Fatal("the archive is damaged: bad local header at %d" % header_at)
     name_len, extra_len = struct.unpack_from("<HH", header, 26)
-    return header_at + LOCAL.size + name_len + extra_len
+    return header_at + LOCAL_SIZE + name_len + extra_len
 
 
 def locate_payload(fd, archive):
@@ -922,9 +976,13 @@ class Unpacker:
         self.errors = []
 
     def run(self, entries):
-        """Unpack every entry, biggest first so the threads finish together; raise the first error."""
+        """Unpack every entry, biggest first so threads finish together; raise the first error."""
+        import threading
+
         self.queue = iter(sorted(entries, key=lambda entry: entry[3], reverse=True))
-        threads = [threading.Thread(target=self.work) for _ in range(min(worker_count(), len(entries)) - 1)]
+        threads = [
+            threading.Thread(target=self.work) for _ in range(min(worker_count(), len(entries)) - 1)
+        ]
         for thread in threads:
             thread.start()
         self.work()
@@ -948,7 +1006,10 @@ class Unpacker:
         """Write one file, checking its size and CRC-32."""
         name, method, crc, csize, size, offset, mode = entry
         if method not in (0, 8):
-            raise Fatal("the payload's %s uses compression method %d, which rshiv does not write" % (name, method))
+            raise Fatal(
+                "the payload's %s uses compression method %d, which rshiv does not write"
+                % (name, method)
+            )
         start = data_start(self.fd, self.base + offset)
         path = os.path.join(self.site_packages, name)
         out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
@@ -964,6 +1025,8 @@ class Unpacker:
 
     def whole(self, out, method, start, csize, size):
         """Inflate a small file in one call; return (size, crc)."""
+        import zlib
+
         data = os.pread(self.fd, csize, start)
         if method == 8:
             data = zlib.decompress(data, -15, size or 1)
@@ -972,6 +1035,8 @@ class Unpacker:
 
     def pieces(self, out, method, start, csize):
         """Inflate a big file piece by piece, bounding memory; return (size, crc)."""
+        import zlib
+
         inflater = zlib.decompressobj(-15) if method == 8 else None
         written, check, at, end = 0, 0, start, start + csize
         while at < end:
@@ -1019,7 +1084,9 @@ def record_sources(tmp, site_packages, entries):
     for entry in entries:
         if entry[0].endswith(".py"):
             info = os.stat(os.path.join(site_packages, entry[0]))
-            lines.append("%d %d %d %s\n" % (info.st_size, info.st_mtime_ns, info.st_ctime_ns, entry[0]))
+            lines.append(
+                "%d %d %d %s\n" % (info.st_size, info.st_mtime_ns, info.st_ctime_ns, entry[0])
+            )
     write_file(os.path.join(tmp, SOURCES), "".join(lines).encode("utf-8", "surrogateescape"))
 
 
@@ -1038,8 +1105,15 @@ def check_sources(extraction, archive):
         try:
             info = os.stat(path)
         except FileNotFoundError:
-            raise Fatal("%s was deleted after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it" % path)
-        if (info.st_size, info.st_mtime_ns, info.st_ctime_ns) != (int(size), int(mtime), int(ctime)):
+            raise Fatal(
+                "%s was deleted after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it"
+                % path
+            )
+        if (info.st_size, info.st_mtime_ns, info.st_ctime_ns) != (
+            int(size),
+            int(mtime),
+            int(ctime),
+        ):
             changed.append(name)
     if changed:
         check_hashes(site_packages, changed, build_hashes(archive))
@@ -1066,4 +1140,7 @@ def check_hashes(site_packages, names, hashes):
         with open(path, "rb") as source:
             digest = hashlib.sha256(source.read()).hexdigest()
         if digest != hashes.get(name):
-            raise Fatal("%s was modified after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it" % path)
+            raise Fatal(
+                "%s was modified after unpacking (--no-modify); SHIV_FORCE_EXTRACT=1 restores it"
+                % path
+            )

@@ -12,6 +12,7 @@ use anyhow::{bail, Context, Result};
 use crate::archive::environment::{Baked, Environment};
 use crate::archive::{self, PackOptions, PayloadSummary};
 use crate::install::{Installer, Interpreter};
+use crate::interrupt;
 use crate::progress::Progress;
 use crate::settings::{Entry, Settings};
 use crate::stage::{self, ConsoleTarget, Tree};
@@ -52,6 +53,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         .prefix("rshiv-stage-")
         .tempdir()
         .context("could not create a staging directory")?;
+    let _staging_pending = interrupt::Pending::new(staging.path());
     let mut interpreter = None;
     if !settings.installer_args.is_empty() {
         let installer = Installer::detect(settings.installer, settings.build_python.as_deref())?;
@@ -227,6 +229,7 @@ fn write_atomically<T>(
         .suffix(".tmp")
         .tempfile_in(dir)
         .with_context(|| format!("could not create a temporary file in {}", dir.display()))?;
+    let _pending = interrupt::Pending::new(temp.path());
     let value = write(temp.as_file_mut())?;
     temp.as_file()
         .sync_all()

@@ -16,7 +16,13 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// after `--` goes to the installer too.
 #[derive(Debug, Parser)]
 // A repeated option takes its last value, as with shiv (click), so pipelines can append.
-#[command(name = "rshiv", version, about, long_about = None, args_conflicts_with_subcommands = true, args_override_self = true)]
+#[command(
+    name = "rshiv",
+    version,
+    args_conflicts_with_subcommands = true,
+    args_override_self = true,
+    override_usage = "rshiv [OPTIONS] [INSTALLER_ARGS]...\n       rshiv <COMMAND>"
+)]
 #[command(
     after_help = "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man"
 )]

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod info;
 pub mod install;
+pub mod interrupt;
 pub mod metadata;
 pub mod progress;
 pub mod sbom;
@@ -45,6 +46,7 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
 
 /// `rshiv [OPTIONS] [PIP_ARGS]...`: build, then one summary line.
 fn run_build(mut args: cli::BuildArgs) -> anyhow::Result<()> {
+    interrupt::install();
     let cwd = std::env::current_dir()?;
     if let Some(project) = config::load(&cwd)? {
         config::apply(&mut args, project);

@@ -25,15 +25,18 @@ pub fn render_main(baked: &Baked) -> Result<String> {
 /// The outer zip's members after the payload, in the order the format fixes (see
 /// `archive`): the `_rshiv` package, its runtime, `__main__.py`, `environment.json`.
 pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>> {
-    let member = |name: &str, data: Vec<u8>| TailMember {
+    // The warm path reads only `__main__.py` (stored, so zipimport needs no zlib); the
+    // runtime and environment.json are read on first runs and by tools, so they shrink.
+    let member = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
         name: name.to_string(),
         data,
+        deflate,
     };
     Ok(vec![
-        member("_rshiv/__init__.py", Vec::new()),
-        member("_rshiv/runtime.py", RUNTIME.as_bytes().to_vec()),
-        member("__main__.py", render_main(baked)?.into_bytes()),
-        member("environment.json", env.to_json()?),
+        member("_rshiv/__init__.py", Vec::new(), false),
+        member("_rshiv/runtime.py", RUNTIME.as_bytes().to_vec(), true),
+        member("__main__.py", render_main(baked)?.into_bytes(), false),
+        member("environment.json", env.to_json()?, true),
     ])
 }
 

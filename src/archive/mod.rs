@@ -4,12 +4,12 @@
 //!
 //! ```text
 //! #!/usr/bin/env python3\n       the shebang line (`-p`); nothing else precedes the zip
-//! outer zip, entries in this order, all STORED:
-//!   _rshiv/payload.zip           the payload: an inner zip of the site-packages tree
-//!   _rshiv/__init__.py           empty
-//!   _rshiv/runtime.py            cold path and rare features (bootstrap/runtime.py)
-//!   __main__.py                  warm path, with the build's constants baked in
-//!   environment.json             shiv's fields plus rshiv's (see `environment`)
+//! outer zip, entries in this order:
+//!   _rshiv/payload.zip           STORED: the payload, an inner zip of the site-packages tree
+//!   _rshiv/__init__.py           STORED, empty
+//!   _rshiv/runtime.py            DEFLATED: cold path and rare features (bootstrap/runtime.py)
+//!   __main__.py                  STORED: warm path, with the build's constants baked in
+//!   environment.json             DEFLATED: shiv's fields plus rshiv's (see `environment`)
 //!   central directory
 //! ```
 //!

@@ -90,6 +90,9 @@ pub struct PayloadSummary {
 pub struct TailMember {
     pub name: String,
     pub data: Vec<u8>,
+    /// Deflate it (when that makes it smaller). Only for members the warm path never
+    /// reads: reading a deflated member makes zipimport load zlib.
+    pub deflate: bool,
 }
 
 /// Write the shebang line and the outer zip to `out` (positioned at 0, empty).
@@ -124,13 +127,19 @@ pub fn write_pyz(
         write_payload(stream, payload, &sizes, options, progress)
     })?;
 
+    let mut deflater = BufferCompressor::new(Compression::Deflate(12));
     for member in tail(&summary)? {
+        let deflated = if member.deflate {
+            deflater.compress(&member.data)?
+        } else {
+            None
+        };
+        let (info, data) = match &deflated {
+            Some(compressed) => (EntryInfo::deflated(&member.data, compressed), compressed),
+            None => (EntryInfo::stored(&member.data, false), &member.data),
+        };
         outer
-            .add(
-                &member.name,
-                EntryInfo::stored(&member.data, false),
-                &member.data,
-            )
+            .add(&member.name, info, data)
             .context("failed to write the pyz")?;
     }
     outer.finish().context("failed to write the pyz")?;

@@ -245,11 +245,19 @@ fn cpython_reads_every_method() {
                     "environment.json"
                 ]
             );
+            // Stored: the payload and the warm path; deflated: what first runs read.
+            let methods: Vec<u64> = read["outer"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m[1].as_u64().unwrap())
+                .collect();
+            assert_eq!(methods, [0, 0, 8, 0, 8]);
             assert!(read["outer"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .all(|m| m[1] == 0 && m[2] == 0o100644));
+                .all(|m| m[2] == 0o100644));
 
             let inner = read["inner"].as_array().unwrap();
             assert_eq!(inner.len(), files.len());
@@ -534,6 +542,7 @@ fn zip64_payload_reads_back_in_cpython_3_8() {
     let tail = vec![TailMember {
         name: "__main__.py".into(),
         data: b"pass\n".to_vec(),
+        deflate: false,
     }];
     write_pyz(
         &mut file,

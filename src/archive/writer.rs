@@ -96,6 +96,17 @@ impl EntryInfo {
         }
     }
 
+    /// A DEFLATE entry of `data`, whose compressed bytes are `compressed`.
+    pub fn deflated(data: &[u8], compressed: &[u8]) -> EntryInfo {
+        EntryInfo {
+            method: Method::Deflate,
+            crc32: crc32fast::hash(data),
+            compressed_size: compressed.len() as u64,
+            size: data.len() as u64,
+            executable: false,
+        }
+    }
+
     fn external_attributes(&self) -> u32 {
         let mode: u32 = if self.executable { 0o100755 } else { 0o100644 };
         mode << 16
