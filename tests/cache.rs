@@ -167,6 +167,11 @@ fn killed_first_run_is_recovered() {
                 .unwrap_or_else(|e| panic!("m{i}.py after a kill at {delay} ms: {e}"));
             assert_eq!(text, format!("X = {i}\n{body}"), "m{i}.py");
         }
+        let left: Vec<String> = listing(&t.root())
+            .into_iter()
+            .filter(|e| e.contains(".tmp-") || e.starts_with(".trash-"))
+            .collect();
+        assert!(left.is_empty(), "after a kill at {delay} ms: {left:?}");
         std::fs::remove_dir_all(t.root()).expect("clear the cache for the next round");
     }
 }
@@ -241,4 +246,48 @@ fn a_run_marks_the_extraction_as_used() {
         age < std::time::Duration::from_secs(600),
         "marker is {age:?} old"
     );
+}
+
+/// A relative cache root is taken from the current directory once, at start: an app that
+/// changes directory can still import from its payload.
+#[test]
+fn relative_root_survives_a_chdir() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file(
+        "greet/wander.py",
+        "import os\n\n\ndef main():\n    os.chdir('/')\n    import greet.late\n    print(greet.late.VALUE)\n",
+    )
+    .file("greet/late.py", "VALUE = 'late import'\n")]);
+    t.build(
+        &["greet", "-e", "greet.wander:main", "-o", "app.pyz"],
+        &wheels,
+    )
+    .success();
+    t.mkdir("work");
+    t.pyz(&python, "app.pyz")
+        .current_dir("work")
+        .env("RSHIV_ROOT", "relative-cache")
+        .run()
+        .success()
+        .stdout_is("late import\n");
+    assert!(t.path("work/relative-cache").is_dir());
+}
+
+/// A pyz started from a directory that no longer exists still runs.
+#[test]
+fn deleted_current_directory() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
+    t.command("sh")
+        .args([
+            "-c",
+            "mkdir gone && cd gone && rmdir ../gone && exec \"$0\" \"$1\"",
+        ])
+        .arg(&python)
+        .arg(t.path("app.pyz"))
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
 }

@@ -309,3 +309,35 @@ fn interrupted_build_leaves_nothing_behind() {
     }
     assert!(leftovers.is_empty(), "{}", leftovers.join("\n"));
 }
+
+/// Options that contradict or name nothing: each refused with the culprit named.
+#[test]
+fn bad_option_values() {
+    let (t, wheels) = setup();
+    t.mkdir("out/is-a-dir");
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["-o", "out/is-a-dir"], &["out/is-a-dir"]),
+        (
+            &["-c", "greet", "--preamble", "no-such-preamble.py"],
+            &["no-such-preamble.py"],
+        ),
+        (&["-c", "greet", "-e", "greet:main"], &["-e", "-c"]),
+        (&["-c", "greet", "--build-id", "a/b"], &["a/b"]),
+        (&["-c", "greet", "--compression", "zstd"], &["zstd"]),
+        (&["-c", "greet", "--installer", "conda"], &["conda"]),
+    ];
+    for (args, culprits) in cases {
+        let mut all = vec!["greet"];
+        all.extend_from_slice(args);
+        if !args.contains(&"-o") {
+            all.extend_from_slice(&["-o", "out/app.pyz"]);
+        }
+        let out = t.build(&all, &wheels);
+        out.failure().stderr_line_with(culprits);
+        assert_eq!(
+            listing(&t.path("out")),
+            ["is-a-dir"],
+            "{args:?} left a file"
+        );
+    }
+}
