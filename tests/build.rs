@@ -6,8 +6,8 @@ use std::path::Path;
 
 use zip::CompressionMethod;
 
-use crate::python;
 use crate::support::{build_greet, greet, listing, proj, tree, Installer, Pyz, Test};
+use crate::{every_cpython, python};
 
 #[test]
 fn builds_a_pyz_that_runs_its_console_script() {
@@ -525,3 +525,25 @@ fn output_names() {
         assert!(t.extraction(out).join("site-packages").is_dir(), "{out}");
     }
 }
+
+/// The pyz and its payload pass each CPython's own `zipfile` check (every CRC and size), as
+/// `unzip -t` or `shiv-info` would read them.
+fn zipfile_accepts_the_archive(minor: u32) {
+    let python = python!(minor);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file("greet/big.py", "x = 1\n".repeat(5000))]);
+    t.build(&["greet", "-c", "greet", "-o", "app.pyz"], &wheels)
+        .success();
+    let check = r#"import io, json, sys, zipfile
+outer = zipfile.ZipFile(sys.argv[1])
+inner = zipfile.ZipFile(io.BytesIO(outer.read("_rshiv/payload.zip")))
+print(outer.testzip(), inner.testzip(), json.loads(outer.read("environment.json"))["entry_point"])
+"#;
+    t.command(&python)
+        .args(["-c", check])
+        .arg(t.path("app.pyz"))
+        .run()
+        .success()
+        .stdout_is("None None greet:main\n");
+}
+every_cpython!(zipfile_accepts_the_archive);
