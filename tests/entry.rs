@@ -212,7 +212,8 @@ fn errors_inside_the_app_keep_their_traceback() {
     crashed("needs.pyz", "not_installed_dep");
 }
 
-/// A symlink named after one of the payload's console scripts runs that script.
+/// A symlink named after one of the payload's console scripts runs that script; a copy
+/// under that name does not.
 #[test]
 fn symlink_named_after_a_console_script_runs_it() {
     let t = Test::new();
@@ -222,6 +223,13 @@ fn symlink_named_after_a_console_script_runs_it() {
     std::os::unix::fs::symlink(t.path("greet.pyz"), t.path("greet-seven")).expect("symlink");
     t.command(t.path("greet-seven")).run().code(7);
     t.command(t.path("greet.pyz"))
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
+    // A copy under that name is not a link: it runs the entry point it was built with.
+    t.mkdir("copy");
+    std::fs::copy(t.path("greet.pyz"), t.path("copy/greet-seven")).expect("copy the pyz");
+    t.command(t.path("copy/greet-seven"))
         .run()
         .success()
         .stdout_is("hello from greet\n");
