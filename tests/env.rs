@@ -301,3 +301,43 @@ fn compile_workers_variable() {
         .iter()
         .any(|f| f.ends_with(".pyc")));
 }
+
+/// Every variable also works under its `RSHIV_` name alone.
+#[test]
+fn every_variable_has_an_rshiv_name() {
+    let python = python!(11);
+    let t = with_greet();
+    let run = |pairs: &[(&str, &str)]| {
+        let mut cmd = t.pyz(&python, "greet.pyz");
+        for (key, value) in pairs {
+            cmd.env(key, value);
+        }
+        cmd.run()
+    };
+    run(&[("RSHIV_MODULE", "greet")])
+        .success()
+        .stdout_is("greet as a module\n");
+    run(&[("RSHIV_CONSOLE_SCRIPT", "greet-seven")]).code(7);
+    run(&[
+        ("RSHIV_ENTRY_POINT", "greet:child"),
+        ("RSHIV_EXTEND_PYTHONPATH", "1"),
+    ])
+    .success();
+    let dir = t.mkdir("prepended");
+    run(&[
+        ("RSHIV_ENTRY_POINT", "greet:path"),
+        ("RSHIV_PREPEND_PYTHONPATH", &dir),
+    ])
+    .success()
+    .stdout_contains(&dir);
+    let site = t.extraction("greet.pyz").join("site-packages");
+    let inode = std::fs::metadata(&site).expect("stat").ino();
+    run(&[
+        ("RSHIV_FORCE_EXTRACT", "yes"),
+        ("RSHIV_COMPILE_PYC", "true"),
+    ])
+    .success();
+    assert_ne!(std::fs::metadata(&site).expect("stat").ino(), inode);
+    let files = tree(&site);
+    assert!(files.iter().any(|f| f.ends_with(".pyc")), "{files:?}");
+}

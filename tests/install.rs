@@ -247,6 +247,14 @@ fn installer_output_is_shown_with_v_and_on_failure() {
         all(&failed).contains("No matching distribution found for no-such-dist-xyz"),
         "{failed:?}"
     );
+    if crate::support::uv().is_some() {
+        let failed = t.build(
+            &["no-such-dist-xyz", "-c", "greet", "-o", "app.pyz"],
+            &wheels,
+        );
+        failed.failure();
+        assert!(all(&failed).contains("No solution found"), "{failed:?}");
+    }
 }
 
 /// `--site-packages` dirs (repeatable) are merged into the payload; alone, they need no
