@@ -810,7 +810,9 @@ fn archive_layout_follows_the_format() {
         [
             "_rshiv/payload.zip",
             "_rshiv/__init__.py",
+            "_rshiv/extract.py",
             "_rshiv/runtime.py",
+            "_rshiv/unpack.py",
             "__main__.py",
             "environment.json"
         ]
@@ -818,7 +820,13 @@ fn archive_layout_follows_the_format() {
     // The payload and the warm path's `__main__.py` are stored; what only first runs and
     // tools read is deflated.
     for member in &pyz.outer {
-        let deflated = ["_rshiv/runtime.py", "environment.json"].contains(&member.name.as_str());
+        let deflated = [
+            "_rshiv/extract.py",
+            "_rshiv/runtime.py",
+            "_rshiv/unpack.py",
+            "environment.json",
+        ]
+        .contains(&member.name.as_str());
         let expected = if deflated {
             CompressionMethod::Deflated
         } else {
@@ -958,33 +966,6 @@ fn entry_point_forms() {
         t.build(&["greet", flag, value, "-o", &out], &wheels)
             .success();
         t.pyz(&python, &out).run().success().stdout_is(expected);
-    }
-}
-
-/// Every `--compression` method gives a pyz that runs.
-#[test]
-fn every_compression_method_runs() {
-    let python = python!(11);
-    let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    for method in [
-        "stored",
-        "deflate",
-        "deflate-1",
-        "deflate-12",
-        "bzip2",
-        "lzma",
-    ] {
-        let out = format!("{}/app.pyz", t.mkdir(method));
-        t.build(
-            &["greet", "-c", "greet", "--compression", method, "-o", &out],
-            &wheels,
-        )
-        .success();
-        t.pyz(&python, &out)
-            .run()
-            .success()
-            .stdout_is("hello from greet\n");
     }
 }
 
@@ -1177,4 +1158,44 @@ fn project_path_with_spaces() {
         .run()
         .success()
         .stdout_is("proj main\n");
+}
+
+/// Every `--compression` method gives a pyz that unpacks and runs on the oldest and the
+/// newest CPython, a file over a MiB (unpacked in pieces) included.
+#[test]
+fn every_compression_method_runs() {
+    let t = Test::new();
+    let big: String = (0..120_000)
+        .map(|i| format!("{:07}\n", i * 7919 % 1_000_003))
+        .collect();
+    let wheel = greet().file("greet/big.txt", &big).file(
+        "greet/check.py",
+        "import os\ndef main():\n    path = os.path.join(os.path.dirname(__file__), 'big.txt')\n    print(len(open(path).read()))\n",
+    );
+    let wheels = t.wheels(&[wheel]);
+    for method in ["stored", "deflate-1", "deflate-12", "bzip2", "lzma"] {
+        std::fs::create_dir(t.path(method)).expect("mkdir");
+        let out = format!("{method}/app.pyz");
+        t.build(
+            &[
+                "greet",
+                "-e",
+                "greet.check:main",
+                "--compression",
+                method,
+                "-o",
+                &out,
+            ],
+            &wheels,
+        )
+        .success();
+        for minor in [8, 13] {
+            let python = python!(minor);
+            t.pyz(&python, &out)
+                .env("RSHIV_ROOT", t.path(format!("root-{method}-{minor}")))
+                .run()
+                .success()
+                .stdout_is(&format!("{}\n", big.len()));
+        }
+    }
 }
