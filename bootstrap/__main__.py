@@ -107,10 +107,12 @@ def load_runtime(extraction):
             path = os.path.join(extraction, ".rshiv", "runtime-%08x.py" % crc)
             spec = importlib.util.spec_from_file_location("_rshiv.runtime", path)
             runtime = importlib.util.module_from_spec(spec)
+            # Registered first, so that `extract` and `unpack` share this module's classes.
+            sys.modules[spec.name] = runtime
             spec.loader.exec_module(runtime)
             return runtime
         except (AttributeError, KeyError, IndexError, ImportError, OSError):
-            pass  # an older extraction or zipimport: the pyz's copy works too
+            sys.modules.pop("_rshiv.runtime", None)  # the pyz's copy works too
     from _rshiv import runtime
 
     return runtime

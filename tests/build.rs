@@ -127,7 +127,7 @@ fn archive_has_main_environment_json_and_the_payload() {
     );
 }
 
-/// The layout of `src/archive/mod.rs`: five outer members in a fixed order, the
+/// The layout of `src/archive/mod.rs`: the outer members in a fixed order, the
 /// payload first, its data at `len(shebang line) + 30 + len("_rshiv/payload.zip")`.
 #[test]
 fn archive_layout_follows_the_format() {
@@ -139,7 +139,9 @@ fn archive_layout_follows_the_format() {
         [
             "_rshiv/payload.zip",
             "_rshiv/__init__.py",
+            "_rshiv/extract.py",
             "_rshiv/runtime.py",
+            "_rshiv/unpack.py",
             "__main__.py",
             "environment.json"
         ]
@@ -147,7 +149,13 @@ fn archive_layout_follows_the_format() {
     // The payload and the warm path's `__main__.py` are stored; what only first runs and
     // tools read is deflated.
     for member in &pyz.outer {
-        let deflated = ["_rshiv/runtime.py", "environment.json"].contains(&member.name.as_str());
+        let deflated = [
+            "_rshiv/extract.py",
+            "_rshiv/runtime.py",
+            "_rshiv/unpack.py",
+            "environment.json",
+        ]
+        .contains(&member.name.as_str());
         let expected = if deflated {
             CompressionMethod::Deflated
         } else {
@@ -477,30 +485,43 @@ fn compressed_and_uncompressed() {
     );
 }
 
-/// Every `--compression` method gives a pyz that runs.
+/// Every `--compression` method gives a pyz that unpacks and runs on the oldest and the
+/// newest CPython, a file over a MiB (unpacked in pieces) included.
 #[test]
 fn every_compression_method_runs() {
-    let python = python!(11);
     let t = Test::new();
-    let wheels = t.wheels(&[greet()]);
-    for method in [
-        "stored",
-        "deflate",
-        "deflate-1",
-        "deflate-12",
-        "bzip2",
-        "lzma",
-    ] {
-        let out = format!("{}/app.pyz", t.mkdir(method));
+    let big: String = (0..120_000)
+        .map(|i| format!("{:07}\n", i * 7919 % 1_000_003))
+        .collect();
+    let wheel = greet().file("greet/big.txt", &big).file(
+        "greet/check.py",
+        "import os\ndef main():\n    path = os.path.join(os.path.dirname(__file__), 'big.txt')\n    print(len(open(path).read()))\n",
+    );
+    let wheels = t.wheels(&[wheel]);
+    for method in ["stored", "deflate-1", "deflate-12", "bzip2", "lzma"] {
+        std::fs::create_dir(t.path(method)).expect("mkdir");
+        let out = format!("{method}/app.pyz");
         t.build(
-            &["greet", "-c", "greet", "--compression", method, "-o", &out],
+            &[
+                "greet",
+                "-e",
+                "greet.check:main",
+                "--compression",
+                method,
+                "-o",
+                &out,
+            ],
             &wheels,
         )
         .success();
-        t.pyz(&python, &out)
-            .run()
-            .success()
-            .stdout_is("hello from greet\n");
+        for minor in [8, 13] {
+            let python = python!(minor);
+            t.pyz(&python, &out)
+                .env("RSHIV_ROOT", t.path(format!("root-{method}-{minor}")))
+                .run()
+                .success()
+                .stdout_is(&format!("{}\n", big.len()));
+        }
     }
 }
 

@@ -12,8 +12,12 @@ use super::pack::TailMember;
 
 /// Source of the warm path, with the baked line still a placeholder.
 pub const MAIN_TEMPLATE: &str = include_str!("../../bootstrap/__main__.py");
-/// Source of the cold path and rare features, stored as `_rshiv/runtime.py`.
+/// Everything after the stub (settings, dispatch, rare features): `_rshiv/runtime.py`.
 pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
+/// The extraction protocol, imported by first runs only: `_rshiv/extract.py`.
+pub const EXTRACT: &str = include_str!("../../bootstrap/extract.py");
+/// The payload reader and parallel unpacker, imported by first runs only: `_rshiv/unpack.py`.
+pub const UNPACK: &str = include_str!("../../bootstrap/unpack.py");
 /// The placeholder line in `MAIN_TEMPLATE`.
 pub const BAKED_PLACEHOLDER: &str = "_BAKED = None  # rshiv:baked";
 
@@ -34,7 +38,9 @@ pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>>
     };
     Ok(vec![
         member("_rshiv/__init__.py", Vec::new(), false),
+        member("_rshiv/extract.py", EXTRACT.as_bytes().to_vec(), true),
         member("_rshiv/runtime.py", RUNTIME.as_bytes().to_vec(), true),
+        member("_rshiv/unpack.py", UNPACK.as_bytes().to_vec(), true),
         member("__main__.py", render_main(baked)?.into_bytes(), false),
         member("environment.json", env.to_json()?, true),
     ])
@@ -194,7 +200,9 @@ mod tests {
             names,
             [
                 "_rshiv/__init__.py",
+                "_rshiv/extract.py",
                 "_rshiv/runtime.py",
+                "_rshiv/unpack.py",
                 "__main__.py",
                 "environment.json"
             ]

@@ -1,0 +1,312 @@
+"""Reading the payload, stored as `_rshiv/unpack.py`; only first runs import it.
+
+The payload (`_rshiv/payload.zip`, a stored inner zip) is read straight from the pyz with a
+small ZIP reader of its own (APPNOTE.TXT 4.3: end of central directory, ZIP64 records,
+central and local headers), then unpacked in threads: zlib, bz2, lzma and file writes release
+the GIL, so the work spreads over the cores, biggest files first.
+"""
+
+import os
+
+from _rshiv.runtime import Fatal, write_all
+
+PAYLOAD = "_rshiv/payload.zip"
+# Compression methods the builder writes (APPNOTE 4.4.5).
+STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
+METHODS = (STORED, DEFLATED, BZIP2, LZMA)
+# Files bigger than this are inflated in pieces, to bound memory per worker.
+WHOLE_FILE_MAX = 1 << 20
+READ_PIECE = 256 << 10
+
+# Records of APPNOTE.TXT 4.3.16, 4.3.15, 4.3.14, 4.3.12 and 4.3.7 (struct formats, sizes).
+END, END_SIZE = "<4s4H2LH", 22
+END64_LOCATOR_SIZE = 20
+END64, END64_SIZE = "<4sQ2H2L4Q", 56
+CENTRAL, CENTRAL_SIZE = "<4s6H3L5H2L", 46
+LOCAL_SIZE = 30
+
+
+def read_central_directory(fd, start, size):
+    """(base, entries) of the zip in bytes [start, start + size) of `fd`.
+
+    `base` is where the zip's offset 0 lies in the file (data may precede a zip, like the
+    shebang). Each entry is (name, method, crc, compressed size, size, header offset, mode).
+    """
+    import struct
+
+    tail_size = min(size, END_SIZE + 0xFFFF)
+    tail_start = start + size - tail_size
+    tail = os.pread(fd, tail_size, tail_start)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0:
+        raise Fatal("the archive is damaged: no end of central directory")
+    _, _, _, _, count, cd_size, cd_offset, _ = struct.unpack_from(END, tail, at)
+    end_at = tail_start + at
+    if count == 0xFFFF or 0xFFFFFFFF in (cd_size, cd_offset):
+        end_at = end_at - END64_LOCATOR_SIZE - END64_SIZE
+        record = os.pread(fd, END64_SIZE, end_at)
+        if len(record) < END64_SIZE or record[:4] != b"PK\x06\x06":
+            raise Fatal("the archive is damaged: bad ZIP64 end of central directory")
+        _, _, _, _, _, _, _, count, cd_size, cd_offset = struct.unpack(END64, record)
+    base = end_at - cd_size - cd_offset
+    directory = os.pread(fd, cd_size, end_at - cd_size)
+    return base, list(parse_entries(directory, count))
+
+
+def parse_entries(directory, count):
+    """Yield the central directory's entries (see read_central_directory)."""
+    import struct
+
+    at = 0
+    for _ in range(count):
+        fields = struct.unpack_from(CENTRAL, directory, at)
+        if fields[0] != b"PK\x01\x02":
+            raise Fatal("the archive is damaged: bad central directory")
+        method, crc, csize, size = fields[4], fields[7], fields[8], fields[9]
+        name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
+        offset, mode = fields[16], fields[15] >> 16
+        name_at = at + CENTRAL_SIZE
+        name = directory[name_at : name_at + name_len].decode("utf-8", "surrogateescape")
+        if 0xFFFFFFFF in (csize, size, offset):
+            extra = directory[name_at + name_len : name_at + name_len + extra_len]
+            size, csize, offset = zip64_sizes(extra, size, csize, offset)
+        at = name_at + name_len + extra_len + comment_len
+        yield name, method, crc, csize, size, offset, 0o755 if mode & 0o111 else 0o644
+
+
+def zip64_sizes(extra, size, csize, offset):
+    """The ZIP64 extended information field (APPNOTE 4.5.3) replaces the saturated values."""
+    import struct
+
+    at = 0
+    while at + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, at)
+        if tag == 1:
+            values = list(struct.unpack_from("<%dQ" % (length // 8), extra, at + 4))
+            if size == 0xFFFFFFFF:
+                size = values.pop(0)
+            if csize == 0xFFFFFFFF:
+                csize = values.pop(0)
+            if offset == 0xFFFFFFFF:
+                offset = values.pop(0)
+            return size, csize, offset
+        at += 4 + length
+    raise Fatal("the archive is damaged: missing ZIP64 sizes")
+
+
+def data_start(fd, header_at):
+    """Where an entry's data begins, from its local header at `header_at`."""
+    import struct
+
+    header = os.pread(fd, LOCAL_SIZE, header_at)
+    if len(header) < LOCAL_SIZE or header[:4] != b"PK\x03\x04":
+        raise Fatal("the archive is damaged: bad local header at %d" % header_at)
+    name_len, extra_len = struct.unpack_from("<HH", header, 26)
+    return header_at + LOCAL_SIZE + name_len + extra_len
+
+
+def locate_payload(fd, archive):
+    """(start, size) of the stored `_rshiv/payload.zip` in the pyz."""
+    base, entries = read_central_directory(fd, 0, os.fstat(fd).st_size)
+    for name, method, _, csize, _, offset, _ in entries:
+        if name == PAYLOAD:
+            if method != STORED:
+                raise Fatal("%s: %s must be stored, not compressed" % (archive, PAYLOAD))
+            return data_start(fd, base + offset), csize
+    raise Fatal("%s is not an rshiv app: no %s" % (archive, PAYLOAD))
+
+
+def unpack_payload(archive, site_packages):
+    """Unpack the payload into `site_packages`, checking sizes and CRCs; return its entries."""
+    try:
+        fd = os.open(archive, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as error:
+        raise Fatal("cannot read %s: %s" % (archive, error.strerror))
+    try:
+        start, size = locate_payload(fd, archive)
+        base, entries = read_central_directory(fd, start, size)
+        make_dirs(site_packages, entries)
+        Unpacker(fd, base, site_packages).run(entries)
+    finally:
+        os.close(fd)
+    return entries
+
+
+def safe_name(name):
+    """Whether a payload path stays inside site-packages (no absolute path, `..` or NUL)."""
+    parts = name.split("/")
+    return not name.startswith("/") and "\0" not in name and ".." not in parts and "" not in parts
+
+
+def make_dirs(site_packages, entries):
+    """Create every directory the entries need, parents first."""
+    dirs = set()
+    for entry in entries:
+        if not safe_name(entry[0]):
+            raise Fatal("the payload holds an unsafe path: %r" % entry[0])
+        parent = entry[0].rpartition("/")[0]
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = parent.rpartition("/")[0]
+    for directory in sorted(dirs):
+        os.mkdir(os.path.join(site_packages, directory))
+
+
+def worker_count():
+    """Threads to unpack with: the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+class Unpacker:
+    """Inflates entries in parallel threads, each file with its own descriptor."""
+
+    def __init__(self, fd, base, site_packages):
+        """Read entries from the zip at `base` in `fd`, write under `site_packages`."""
+        self.fd = fd
+        self.base = base
+        self.site_packages = site_packages
+        self.errors = []
+
+    def run(self, entries):
+        """Unpack every entry, biggest first so threads finish together; raise the first error."""
+        import threading
+
+        self.queue = iter(sorted(entries, key=lambda entry: entry[3], reverse=True))
+        threads = [
+            threading.Thread(target=self.work) for _ in range(min(worker_count(), len(entries)) - 1)
+        ]
+        for thread in threads:
+            thread.start()
+        self.work()
+        for thread in threads:
+            thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+    def work(self):
+        """Take entries from the shared queue until it is empty or a thread failed."""
+        for entry in self.queue:
+            if self.errors:
+                return
+            try:
+                self.unpack(entry)
+            except BaseException as error:
+                self.errors.append(error)
+                return
+
+    def unpack(self, entry):
+        """Write one file, checking its size and CRC-32."""
+        name, method, crc, csize, size, offset, mode = entry
+        if method not in METHODS:
+            raise Fatal(
+                "the payload's %s uses compression method %d, which rshiv does not write"
+                % (name, method)
+            )
+        start = data_start(self.fd, self.base + offset)
+        path = os.path.join(self.site_packages, name)
+        out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        try:
+            if size <= WHOLE_FILE_MAX and method in (STORED, DEFLATED):
+                written, check = self.whole(out, method, start, csize, size)
+            else:
+                written, check = self.pieces(out, Inflater(method, name), start, csize)
+        finally:
+            os.close(out)
+        if written != size or check != crc:
+            raise Fatal("the payload is damaged: %s fails its size or CRC check" % name)
+
+    def whole(self, out, method, start, csize, size):
+        """Inflate a small file in one call; return (size, crc)."""
+        import zlib
+
+        data = os.pread(self.fd, csize, start)
+        if method == DEFLATED:
+            data = zlib.decompress(data, -15, size or 1)
+        write_all(out, data)
+        return len(data), zlib.crc32(data)
+
+    def pieces(self, out, inflater, start, csize):
+        """Decompress a file piece by piece, bounding memory; return (size, crc)."""
+        import zlib
+
+        written, check, at, end = 0, 0, start, start + csize
+        while at < end:
+            data = os.pread(self.fd, min(READ_PIECE, end - at), at)
+            if not data:
+                break
+            at += len(data)
+            for piece in inflater.feed(data):
+                write_all(out, piece)
+                written += len(piece)
+                check = zlib.crc32(piece, check)
+        return written, check
+
+
+class Inflater:
+    """Streaming decompression of one entry, whatever its method, in bounded pieces.
+
+    Methods (APPNOTE 4.4.5): 0 stored, 8 deflate, 12 bzip2, 14 LZMA. An LZMA entry starts
+    with a 4-byte header (version, properties size) and the LZMA1 properties (APPNOTE 5.8.8),
+    then raw LZMA1 data, as CPython's zipfile reads it.
+    """
+
+    def __init__(self, method, name):
+        """Prepare to decompress entry `name`; bz2 and lzma are imported only when needed."""
+        self.method = method
+        self.pending = b""
+        self.engine = None
+        try:
+            if method == DEFLATED:
+                import zlib
+
+                self.engine = zlib.decompressobj(-15)
+            elif method == BZIP2:
+                import bz2
+
+                self.engine = bz2.BZ2Decompressor()
+            elif method == LZMA:
+                import lzma  # noqa: F401 (checked here, used once the header is read)
+        except ImportError as error:
+            raise Fatal(
+                "this Python cannot unpack %s: its %s module is missing (%s)"
+                % (name, "bz2" if method == BZIP2 else "lzma", error)
+            )
+
+    def feed(self, data):
+        """Yield the decompressed pieces of `data` (at most WHOLE_FILE_MAX bytes each)."""
+        if self.method == STORED:
+            yield data
+            return
+        if self.method == LZMA and self.engine is None:
+            data = self.start_lzma(data)
+            if self.engine is None:
+                return
+        if self.method == DEFLATED:
+            while data:
+                yield self.engine.decompress(data, WHOLE_FILE_MAX)
+                data = self.engine.unconsumed_tail
+            return
+        yield self.engine.decompress(data, WHOLE_FILE_MAX)
+        while not self.engine.eof and not self.engine.needs_input:
+            yield self.engine.decompress(b"", WHOLE_FILE_MAX)
+
+    def start_lzma(self, data):
+        """Read the LZMA header once enough bytes arrived; return the data after it."""
+        import lzma
+        import struct
+
+        self.pending += data
+        if len(self.pending) < 4:
+            return b""
+        (size,) = struct.unpack_from("<H", self.pending, 2)
+        if len(self.pending) < 4 + size:
+            return b""
+        props = self.pending[4 : 4 + size]
+        rest = self.pending[4 + size :]
+        self.pending = b""
+        filters = [lzma._decode_filter_properties(lzma.FILTER_LZMA1, props)]
+        self.engine = lzma.LZMADecompressor(lzma.FORMAT_RAW, filters=filters)
+        return rest
