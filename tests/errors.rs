@@ -1,7 +1,7 @@
 //! Bad input: each mistake gets one clear line on stderr naming the culprit, a non-zero
 //! exit, no panic, no traceback, and leaves no output file and no temp file behind.
 
-use crate::support::{greet, listing, Installer, Output, Test};
+use crate::support::{build_greet, greet, listing, Installer, Output, Test};
 
 /// A test with fixture wheels and an empty `out/` directory for the output.
 fn setup() -> (Test, std::path::PathBuf) {
@@ -339,5 +339,28 @@ fn bad_option_values() {
             ["is-a-dir"],
             "{args:?} left a file"
         );
+    }
+}
+
+/// A cache root that cannot be a directory (a regular file, or under `/proc` where nothing
+/// can be created): the pyz either runs from a fallback or fails with one line naming the
+/// root; never a traceback.
+#[test]
+fn unusable_cache_root() {
+    let python = crate::python!(11);
+    let (t, _) = setup();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
+    let file = t.write("a-file", "");
+    for root in [
+        file.clone(),
+        std::path::PathBuf::from("/proc/rshiv-test-root"),
+    ] {
+        let out = t.pyz(&python, "app.pyz").env("RSHIV_ROOT", &root).run();
+        if out.code == Some(0) {
+            out.stdout_is("hello from greet\n")
+                .stderr_lacks("Traceback");
+        } else {
+            out.failure().stderr_line_with(&[&root.to_string_lossy()]);
+        }
     }
 }
