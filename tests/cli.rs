@@ -1,6 +1,6 @@
 //! The command line itself: `--help` and `--version` as a shiv user would read them.
 
-use crate::support::Test;
+use crate::support::{build_greet, python, Test};
 
 /// `--help` lists every one of shiv's options and rshiv's own build options.
 #[test]
@@ -51,4 +51,41 @@ fn version() {
         .run()
         .success()
         .stdout_is(&format!("rshiv {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+/// A reader that has gone away (`rshiv man | head -1`) is a clean exit, not a panic or an
+/// error: each command writes into a pipe whose read end is already closed.
+#[test]
+fn broken_pipe_is_a_clean_exit() {
+    let t = Test::new();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
+    let pyz = t.path("app.pyz").to_string_lossy().into_owned();
+    let root = t.root().to_string_lossy().into_owned();
+    if let Some(python) = python(11) {
+        t.pyz(&python, "app.pyz").run().success();
+    }
+    let mut failures = Vec::new();
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["man"],
+        &["completions", "bash"],
+        &["info", &pyz],
+        &["info", "--json", &pyz],
+        &["cache", "list", "--root", &root],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("create a pipe");
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rshiv"))
+            .args(args)
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run rshiv");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || !stderr.is_empty() {
+            failures.push(format!("rshiv {args:?}: {}\n{stderr}", out.status));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
