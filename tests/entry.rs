@@ -234,3 +234,29 @@ fn symlink_named_after_a_console_script_runs_it() {
         .success()
         .stdout_is("hello from greet\n");
 }
+
+/// `entry_points.txt` is INI as the entry points spec reads it: `=` with or without spaces,
+/// `#` comments, other sections ignored.
+#[test]
+fn entry_points_txt_syntax() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[Wheel::new("ep", "1.0")
+        .file(
+            "ep/__init__.py",
+            "def main():\n    print('ep main')\n\n\ndef seven():\n    return 7\n",
+        )
+        .file(
+            "ep-1.0.dist-info/entry_points.txt",
+            "# a comment\n[gui_scripts]\nep-tight = ep:seven\n\n[console_scripts]\n# another comment\nep-tight=ep:main\nep-spaced   =   ep:seven\n",
+        )]);
+    t.build(&["ep", "-c", "ep-tight", "-o", "tight.pyz"], &wheels)
+        .success();
+    t.pyz(&python, "tight.pyz")
+        .run()
+        .success()
+        .stdout_is("ep main\n");
+    t.build(&["ep", "-c", "ep-spaced", "-o", "spaced.pyz"], &wheels)
+        .success();
+    t.pyz(&python, "spaced.pyz").run().code(7);
+}
