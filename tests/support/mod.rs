@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 pub use apps::{build_greet, greet, proj};
 pub use command::{Cmd, Output};
 pub use interpreters::{python, pythons, uv, Installer};
-
-use interpreters::inherited_path_without_uv;
 pub use project::Project;
 pub use pyz::Pyz;
 pub use wheel::Wheel;
+
+use interpreters::inherited_path_without_uv;
 
 /// One test's world: a temporary directory that holds its inputs, its outputs and its cache
 /// root (`RSHIV_ROOT`), deleted when the test ends (kept on failure with `RSHIV_TEST_KEEP=1`).
@@ -43,7 +43,9 @@ impl Test {
             .tempdir()
             .expect("create a temporary directory");
         let test = Test { dir };
-        std::fs::create_dir_all(test.path("bin")).expect("create the test's bin directory");
+        for dir in ["bin", "tmp"] {
+            std::fs::create_dir_all(test.path(dir)).expect("create the test's directories");
+        }
         if let Some(uv) = uv() {
             std::os::unix::fs::symlink(uv, test.path("bin/uv")).expect("link uv into bin");
         }
@@ -111,6 +113,9 @@ impl Test {
         let set = [
             ("RSHIV_ROOT", self.root().into_os_string()),
             ("XDG_CACHE_HOME", self.path("xdg-cache").into_os_string()),
+            // The runtime's fallback root and the build's staging live under TMPDIR: keep
+            // them per test too, so no run sees another's extraction.
+            ("TMPDIR", self.path("tmp").into_os_string()),
             ("PATH", self.search_path()),
             ("PIP_DISABLE_PIP_VERSION_CHECK", "1".into()),
             ("PIP_NO_INPUT", "1".into()),
