@@ -291,3 +291,25 @@ fn deleted_current_directory() {
         .success()
         .stdout_is("hello from greet\n");
 }
+
+/// A writable cache root is where the pyz runs from, even when an earlier run with an
+/// unusable root left the same build in the fallback root (`$TMPDIR/rshiv-UID`): the
+/// configured root is what `rshiv cache` manages and what operators expect to hold it.
+#[test]
+fn writable_root_wins_over_the_fallback() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
+    let file = t.write("not-a-dir", "");
+    t.pyz(&python, "app.pyz")
+        .env("RSHIV_ROOT", &file)
+        .run()
+        .success();
+    t.pyz(&python, "app.pyz").run().success();
+    assert!(
+        t.extraction("app.pyz").join(".rshiv-ready").is_file(),
+        "nothing under RSHIV_ROOT: {:?}; under TMPDIR: {:?}",
+        tree(&t.root()),
+        tree(&t.path("tmp"))
+    );
+}

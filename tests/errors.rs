@@ -342,19 +342,17 @@ fn bad_option_values() {
     }
 }
 
-/// A cache root that cannot be a directory (a regular file, or under `/proc` where nothing
-/// can be created): the pyz either runs from a fallback or fails with one line naming the
-/// root; never a traceback.
+/// A cache root that cannot be a directory (a regular file, or under `/proc` or `/sys` where
+/// nothing can be created): the pyz either runs from a fallback or fails with one line naming
+/// the root; never a traceback.
 #[test]
 fn unusable_cache_root() {
     let python = crate::python!(11);
     let (t, _) = setup();
     build_greet(&t, &["-c", "greet"], "app.pyz");
     let file = t.write("a-file", "");
-    for root in [
-        file.clone(),
-        std::path::PathBuf::from("/proc/rshiv-test-root"),
-    ] {
+    let roots = ["/proc/rshiv-test-root", "/sys/rshiv-test-root"].map(std::path::PathBuf::from);
+    for root in std::iter::once(file).chain(roots) {
         let out = t.pyz(&python, "app.pyz").env("RSHIV_ROOT", &root).run();
         if out.code == Some(0) {
             out.stdout_is("hello from greet\n")
