@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::python;
-use crate::support::{build_greet, greet, listing, tree, Pyz, Test};
+use crate::support::{build_greet, greet, listing, tree, Pyz, Test, Wheel};
 
 /// `--root DIR` is the default cache root when no variable names one; `$VAR` reads VAR
 /// at run time.
@@ -276,4 +276,60 @@ fn extend_pythonpath_keeps_the_users_entries() {
         entries.contains(&payload.to_string_lossy().as_ref()),
         "{entries:?}"
     );
+}
+
+/// `--prune-old-builds`: the first run of a new build removes the app's older extractions.
+#[test]
+fn prune_old_builds_removes_older_extractions() {
+    let python = python!(11);
+    let t = Test::new();
+    let extractions = || -> Vec<String> {
+        listing(&t.root())
+            .into_iter()
+            .filter(|e| e.starts_with("app_"))
+            .collect()
+    };
+    for (version, value) in [("1.0", "one"), ("2.0", "two")] {
+        let wheels = t.path(format!("wheels-{version}"));
+        Wheel::new("ver", version)
+            .file("ver.py", format!("def main():\n    print({value:?})\n"))
+            .write(&wheels);
+        t.build(
+            &[
+                "ver",
+                "-e",
+                "ver:main",
+                "--prune-old-builds",
+                "-o",
+                "app.pyz",
+            ],
+            &wheels,
+        )
+        .success();
+        t.pyz(&python, "app.pyz")
+            .run()
+            .success()
+            .stdout_is(&format!("{value}\n"));
+    }
+    let latest = t.extraction("app.pyz");
+    let latest = latest.file_name().expect("a name").to_string_lossy();
+    assert_eq!(extractions(), [latest]);
+}
+
+/// `--no-modify` with `--compile-pyc`: the bytecode written at extraction is not a change.
+#[test]
+fn no_modify_with_compile_pyc() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(
+        &t,
+        &["-c", "greet", "--no-modify", "--compile-pyc"],
+        "app.pyz",
+    );
+    for _ in 0..2 {
+        t.pyz(&python, "app.pyz")
+            .run()
+            .success()
+            .stdout_is("hello from greet\n");
+    }
 }
