@@ -260,3 +260,22 @@ fn entry_points_txt_syntax() {
         .success();
     t.pyz(&python, "spaced.pyz").run().code(7);
 }
+
+/// `-e MOD` runs MOD as `python -m MOD` would: `__name__` is `__main__` and the arguments
+/// follow in `sys.argv[1:]`.
+#[test]
+fn module_entry_point_gets_its_arguments() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet().file(
+        "greet/show.py",
+        "import sys\nif __name__ == '__main__':\n    print(__name__, sys.argv[1:])\n",
+    )]);
+    t.build(&["greet", "-e", "greet.show", "-o", "show.pyz"], &wheels)
+        .success();
+    t.pyz(&python, "show.pyz")
+        .args(["a", "-m", "--flag"])
+        .run()
+        .success()
+        .stdout_is("__main__ ['a', '-m', '--flag']\n");
+}

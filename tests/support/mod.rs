@@ -7,6 +7,10 @@
 //! t.build(&["greet", "-e", "greet:main", "-o", "greet.pyz"], &wheels).success();
 //! t.pyz(&python!(11), "greet.pyz").run().success().stdout_is("hello\n");
 //! ```
+//!
+//! Variables the suite reads: `RSHIV_TEST_UV` (a uv to use when none is on PATH; without
+//! uv, builds use pip and uv-only tests skip), `RSHIV_TEST_OFFLINE=1` (skip the tests that
+//! need the package index), `RSHIV_TEST_KEEP=1` (keep a failed test's directory).
 
 #![allow(dead_code)] // Each topic module uses its own subset of the harness.
 
