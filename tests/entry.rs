@@ -279,3 +279,25 @@ fn module_entry_point_gets_its_arguments() {
         .success()
         .stdout_is("__main__ ['a', '-m', '--flag']\n");
 }
+
+/// Names as Python and the entry points spec allow them: non-ASCII identifiers (PEP 3131),
+/// leading underscores and digits, console script names with dots.
+#[test]
+fn unusual_but_valid_names() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()
+        .file("grüße.py", "def hallo():\n    print('grüße')\n")
+        .file("_private2.py", "def _main3():\n    print('private')\n")
+        .console_script("my.tool", "greet:main")]);
+    for (flag, value, expected) in [
+        ("-e", "grüße:hallo", "grüße\n"),
+        ("-e", "_private2:_main3", "private\n"),
+        ("-c", "my.tool", "hello from greet\n"),
+    ] {
+        let out = format!("{}.pyz", value.replace([':', '.'], "-"));
+        t.build(&["greet", flag, value, "-o", &out], &wheels)
+            .success();
+        t.pyz(&python, &out).run().success().stdout_is(expected);
+    }
+}
