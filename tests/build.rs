@@ -568,3 +568,27 @@ print(outer.testzip(), inner.testzip(), json.loads(outer.read("environment.json"
         .stdout_is("None None greet:main\n");
 }
 every_cpython!(zipfile_accepts_the_archive);
+
+/// A requirement given as a wheel's path leaves no trace of that path in the payload
+/// (`direct_url.json` names it otherwise), with either installer.
+#[test]
+fn wheel_path_requirement_leaves_no_path() {
+    let t = Test::new();
+    let wheel = greet().write(&t.path("dist"));
+    let installers = [Installer::preferred(), Installer::Pip];
+    for (i, installer) in installers.into_iter().enumerate() {
+        let out = format!("{}/app.pyz", t.mkdir(format!("out{i}")));
+        t.rshiv()
+            .installer(installer)
+            .arg("--no-index")
+            .arg(&wheel)
+            .args(["-c", "greet", "-o", &out])
+            .run()
+            .success();
+        let dist = t.path("dist").to_string_lossy().into_owned();
+        for member in Pyz::open(&out).payload() {
+            let text = String::from_utf8_lossy(&member.data);
+            assert!(!text.contains(&dist), "{} names {dist}", member.name);
+        }
+    }
+}
