@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-use crate::support::{any_python, listing, tree, Pyz, Test};
+use crate::support::{any_python, listing, tree, Output, Pyz, Test};
 use crate::{python, require};
 
 /// How long to wait for a spawned process to reach a point or to end.
@@ -225,6 +225,14 @@ fn thirty_two_concurrent_first_runs() {
     );
 }
 
+/// Whether a first run is unpacking into `root`: files are appearing in a temp dir.
+fn unpacking(root: &Path) -> bool {
+    listing(root)
+        .iter()
+        .filter(|name| name.contains(".tmp-"))
+        .any(|name| !listing(&root.join(name).join("site-packages")).is_empty())
+}
+
 /// Where a first run into `root` stands: published, extracting (a temp dir exists), or
 /// not yet started unpacking.
 fn moment(root: &Path, stem: &str) -> &'static str {
@@ -238,8 +246,9 @@ fn moment(root: &Path, stem: &str) -> &'static str {
 }
 
 /// A first run killed with SIGKILL at moments spread over its extraction (24 MB of noise
-/// and 300 modules): each time the next run exits 0, with the whole tree and no temp dir
-/// left by the killed one.
+/// and 300 modules), the first time as soon as its files appear: each time a run started
+/// beside it (every other time) and the next run exit 0, with the whole tree and no temp
+/// dir left by the killed one.
 #[test]
 fn first_run_killed_at_any_moment() {
     const KILLS: u32 = 8;
@@ -255,18 +264,37 @@ fn first_run_killed_at_any_moment() {
         .run();
     alone.success().stdout_is("survived\n");
     let window = alone.elapsed.mul_f64(1.2).max(Duration::from_millis(300));
-    let mut landed = BTreeMap::new();
+    let mut landed = Vec::new();
     for i in 0..KILLS {
         let root = t.path(format!("root-{i}"));
-        let delay = window.mul_f64(f64::from(i) / f64::from(KILLS - 1));
-        let mut victim = t
-            .pyz(&python, "app.pyz")
-            .env("RSHIV_ROOT", &root)
-            .spawn(&t.path(format!("victim-{i}.log")));
-        std::thread::sleep(delay);
-        *landed.entry(moment(&root, &stem)).or_insert(0) += 1;
+        let start = |log: String| {
+            t.pyz(&python, "app.pyz")
+                .env("RSHIV_ROOT", &root)
+                .spawn(&t.path(log))
+        };
+        let mut victim = start(format!("victim-{i}.log"));
+        let companion = (i % 2 == 1).then(|| start(format!("companion-{i}.log")));
+        if i == 0 {
+            let started = Instant::now();
+            while !unpacking(&root) && victim.try_wait().ok().flatten().is_none() {
+                assert!(started.elapsed() < PATIENCE, "the first run never unpacked");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        } else {
+            std::thread::sleep(window.mul_f64(f64::from(i) / f64::from(KILLS - 1)));
+        }
+        landed.push(moment(&root, &stem));
         let _ = victim.kill();
         let _ = victim.wait();
+        if let Some(mut companion) = companion {
+            let status = wait_exit(&mut companion, "a run beside a killed one");
+            let log = String::from_utf8_lossy(&t.read(format!("companion-{i}.log"))).into_owned();
+            assert!(
+                status.success() && log == "survived\n",
+                "a run beside one killed while {}: {status}\n{log}",
+                landed[landed.len() - 1]
+            );
+        }
         t.pyz(&python, "app.pyz")
             .env("RSHIV_ROOT", &root)
             .run()
@@ -280,6 +308,46 @@ fn first_run_killed_at_any_moment() {
     );
 }
 
+/// What crashed runs leave (a temp dir holding part of a tree, a trash dir without its
+/// marker) is removed by the next first run, which takes the extraction lock.
+#[test]
+fn next_first_run_removes_stale_leftovers() {
+    let python = python!(11);
+    let t = Test::new();
+    heavy_payload(&t, "sp", "clean", 20, 0, 0);
+    build(&t, "sp", "app.pyz", &[]);
+    let stem = extraction_name(&t, "app.pyz");
+    let tmp = format!("cache/.{stem}.tmp-999999-0badc0de");
+    let trash = format!("cache/.trash-{stem}-999999-0badc0de");
+    t.write(format!("{tmp}/site-packages/main.py"), "half a file");
+    t.write(format!("{trash}/site-packages/main.py"), "an old tree");
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("clean\n");
+    assert_one_complete_extraction(&t.root(), &stem, &payload_sizes(&t.path("app.pyz")));
+}
+
+/// `$TMPDIR/rshiv-<uid>` for `tmp`: the private root a pyz falls back to.
+fn fallback_root(t: &Test, tmp: &str) -> PathBuf {
+    let uid = std::fs::metadata(t.dir()).expect("stat the test dir").uid();
+    Path::new(tmp).join(format!("rshiv-{uid}"))
+}
+
+/// A run that fell back: it printed `printed`, exited 0, and its stderr is one warning
+/// line naming the cache root and the fallback.
+#[track_caller]
+fn assert_fell_back(out: &Output, printed: &str, root: &Path, fallback: &Path) {
+    out.success().stdout_is(printed);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one warning line, got:\n{}", out.stderr);
+    out.stderr_line_with(&[
+        "warning",
+        &root.to_string_lossy(),
+        &fallback.to_string_lossy(),
+    ]);
+}
+
 /// A cache root that cannot be created (it lies under a regular file): the run succeeds
 /// with one warning line naming both places and unpacks into `$TMPDIR/rshiv-<uid>` (0700);
 /// the next run finds that extraction at once, silently.
@@ -289,26 +357,16 @@ fn unwritable_root_falls_back_to_a_private_dir() {
     let t = Test::new();
     heavy_payload(&t, "sp", "fell back", 20, 0, 0);
     build(&t, "sp", "app.pyz", &[]);
-    let blocker = t.write("blocker", "a file, not a directory");
-    let root = blocker.join("sub");
+    let root = t.write("blocker", "a file, not a directory").join("sub");
     let tmp = t.mkdir("tmp");
-    let uid = std::fs::metadata(t.dir()).expect("stat the test dir").uid();
-    let fallback = Path::new(&tmp).join(format!("rshiv-{uid}"));
+    let fallback = fallback_root(&t, &tmp);
     let run = || {
         t.pyz(&python, "app.pyz")
             .env("RSHIV_ROOT", &root)
             .env("TMPDIR", &tmp)
             .run()
     };
-    let first = run();
-    first.success().stdout_is("fell back\n");
-    let lines: Vec<&str> = first.stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "one warning line, got:\n{}", first.stderr);
-    first.stderr_line_with(&[
-        "warning",
-        &root.to_string_lossy(),
-        &fallback.to_string_lossy(),
-    ]);
+    assert_fell_back(&run(), "fell back\n", &root, &fallback);
     let stem = extraction_name(&t, "app.pyz");
     assert_one_complete_extraction(&fallback, &stem, &payload_sizes(&t.path("app.pyz")));
     let mode = std::fs::metadata(&fallback)
@@ -327,6 +385,79 @@ fn unwritable_root_falls_back_to_a_private_dir() {
     assert_eq!(marker.ino(), again.ino(), "the second run unpacked again");
 }
 
+/// A fallback root that others could write (mode 0777) or that is a symlink is refused:
+/// one error line naming it, no traceback, and nothing unpacked into it.
+#[test]
+fn a_fallback_that_is_not_private_is_refused() {
+    let python = python!(11);
+    let t = Test::new();
+    heavy_payload(&t, "sp", "unreachable", 5, 0, 0);
+    build(&t, "sp", "app.pyz", &[]);
+    let root = t.write("blocker", "a file, not a directory").join("sub");
+    let shared = t.mkdir("shared-tmp");
+    let shared_fallback = fallback_root(&t, &shared);
+    std::fs::create_dir(&shared_fallback).expect("create the shared fallback");
+    std::fs::set_permissions(&shared_fallback, std::fs::Permissions::from_mode(0o777))
+        .expect("open the fallback to all");
+    let linked = t.mkdir("linked-tmp");
+    let target = t.mkdir("elsewhere");
+    std::os::unix::fs::symlink(&target, fallback_root(&t, &linked)).expect("link the fallback");
+    for (tmp, fallback, inside) in [
+        (&shared, shared_fallback.clone(), shared_fallback.clone()),
+        (&linked, fallback_root(&t, &linked), PathBuf::from(&target)),
+    ] {
+        let out = t
+            .pyz(&python, "app.pyz")
+            .env("RSHIV_ROOT", &root)
+            .env("TMPDIR", tmp)
+            .run();
+        out.failure()
+            .stdout_is("")
+            .stderr_line_with(&["error", &fallback.to_string_lossy()]);
+        assert_eq!(
+            out.stderr.lines().count(),
+            1,
+            "one error line:\n{}",
+            out.stderr
+        );
+        assert!(listing(&inside).is_empty(), "{:?}", listing(&inside));
+    }
+}
+
+/// A cache root on a read-only mount: the run falls back as above, with one warning.
+#[test]
+fn read_only_root_falls_back_to_a_private_dir() {
+    let python = python!(11);
+    let t = Test::new();
+    heavy_payload(&t, "sp", "read-only", 5, 0, 0);
+    build(&t, "sp", "app.pyz", &[]);
+    let root = t.mkdir("read-only-root");
+    let tmp = t.mkdir("tmp");
+    let out = require!(
+        run_with_mount(
+            &t,
+            &python,
+            &root,
+            r#"mount --bind -o ro "$RSHIV_ROOT" "$RSHIV_ROOT""#,
+            "true",
+            ("TMPDIR", Path::new(&tmp)),
+        ),
+        "cannot mount in a mount namespace (unshare -m / -rm)"
+    );
+    let fallback = fallback_root(&t, &tmp);
+    assert_fell_back(&out, "read-only\n", Path::new(&root), &fallback);
+    assert!(
+        listing(Path::new(&root)).is_empty(),
+        "{:?}",
+        listing(Path::new(&root))
+    );
+    assert_one_complete_extraction(
+        &fallback,
+        &extraction_name(&t, "app.pyz"),
+        &payload_sizes(&t.path("app.pyz")),
+    );
+}
+
 /// How to get a private mount namespace here: `unshare -m`, else `unshare -rm` (a user
 /// namespace too); None when neither can mount a tmpfs.
 fn mount_namespace(t: &Test) -> Option<Vec<&'static str>> {
@@ -342,39 +473,51 @@ fn mount_namespace(t: &Test) -> Option<Vec<&'static str>> {
     })
 }
 
+/// In a private mount namespace: the shell command `mount` (it sees `$RSHIV_ROOT`), then
+/// `python app.pyz` with `RSHIV_ROOT=root` and `env`, then the shell command `after`, whose
+/// effects the namespace's end would hide. None when this machine cannot mount so.
+fn run_with_mount(
+    t: &Test,
+    python: &Path,
+    root: &str,
+    mount: &str,
+    after: &str,
+    env: (&str, &Path),
+) -> Option<Output> {
+    let flags = mount_namespace(t)?;
+    let script = format!("{mount} || exit 97\n\"$@\"\ncode=$?\n{after}\nexit $code");
+    let out = t
+        .command("unshare")
+        .args(&flags)
+        .args(["sh", "-c", &script, "sh"])
+        .arg(python)
+        .arg(t.path("app.pyz"))
+        .env("RSHIV_ROOT", root)
+        .env(env.0, env.1)
+        .run();
+    assert_ne!(out.code, Some(97), "`{mount}` failed: {}", out.stderr);
+    Some(out)
+}
+
 /// A cache root on a 2 MB tmpfs and a 24 MB payload: the run fails with one error line
 /// that names the root and the lack of space, no traceback, and leaves no partial tree.
 #[test]
 fn disk_full_is_one_clear_error() {
     let python = python!(11);
     let t = Test::new();
-    let flags = require!(
-        mount_namespace(&t),
-        "cannot mount a tmpfs in a mount namespace (unshare -m / -rm)"
-    );
     heavy_payload(&t, "sp", "unreachable", 50, 4, 6);
     build(&t, "sp", "app.pyz", &[]);
     let root = t.mkdir("small-root");
-    let after = t.path("after-listing");
-    let script = r#"mount -t tmpfs -o size=2m rshiv-full "$RSHIV_ROOT" || exit 97
-"$@"
-code=$?
-ls -A "$RSHIV_ROOT" > "$LISTING"
-exit $code"#;
-    let out = t
-        .command("unshare")
-        .args(&flags)
-        .args(["sh", "-c", script, "sh"])
-        .arg(&python)
-        .arg(t.path("app.pyz"))
-        .env("RSHIV_ROOT", &root)
-        .env("LISTING", &after)
-        .run();
-    assert_ne!(
-        out.code,
-        Some(97),
-        "mounting the tmpfs failed: {}",
-        out.stderr
+    let out = require!(
+        run_with_mount(
+            &t,
+            &python,
+            &root,
+            r#"mount -t tmpfs -o size=2m rshiv-full "$RSHIV_ROOT""#,
+            r#"ls -A "$RSHIV_ROOT" > "$LISTING""#,
+            ("LISTING", &t.path("after-listing")),
+        ),
+        "cannot mount a tmpfs in a mount namespace (unshare -m / -rm)"
     );
     out.failure()
         .stdout_is("")
