@@ -110,11 +110,21 @@ fn payload_sizes(pyz: &Path) -> BTreeMap<String, u64> {
 /// `.trash-*` left, and every payload file in its `site-packages` with its size.
 #[track_caller]
 fn assert_one_complete_extraction(root: &Path, stem: &str, payload: &BTreeMap<String, u64>) {
-    let names = listing(root);
-    let published: Vec<&String> = names.iter().filter(|n| !n.starts_with('.')).collect();
-    assert_eq!(published, [stem], "extractions in {}", root.display());
-    let leftovers: Vec<&String> = names
-        .iter()
+    assert_eq!(
+        extractions(root),
+        [stem],
+        "extractions in {}",
+        root.display()
+    );
+    assert_no_leftovers(root);
+    assert_complete(root, stem, payload);
+}
+
+/// No `.tmp-*` or `.trash-*` dir in `root`.
+#[track_caller]
+fn assert_no_leftovers(root: &Path) {
+    let leftovers: Vec<String> = listing(root)
+        .into_iter()
         .filter(|n| n.contains(".tmp-") || n.starts_with(".trash-"))
         .collect();
     assert!(
@@ -122,6 +132,12 @@ fn assert_one_complete_extraction(root: &Path, stem: &str, payload: &BTreeMap<St
         "leftovers in {}: {leftovers:?}",
         root.display()
     );
+}
+
+/// `<root>/<stem>` is published and its `site-packages` holds every payload file with its
+/// size, and nothing else.
+#[track_caller]
+fn assert_complete(root: &Path, stem: &str, payload: &BTreeMap<String, u64>) {
     let extraction = root.join(stem);
     assert!(
         extraction.join(MARKER).is_file(),
@@ -184,40 +200,58 @@ fn hold_gate(t: &Test, python: &Path, gate: &Path, release: &Path) -> Child {
     child
 }
 
+/// Run the pyz files `runs` (paths in the test dir, each with the output it must print)
+/// all at once into the test's root, released together by a gate (util-linux `flock`,
+/// when there is one); each must exit 0 with its output.
+fn crowd(t: &Test, python: &Path, runs: &[(&str, &str)]) {
+    let gate = t.path("gate");
+    let release = t.path("release");
+    let flock = which("flock");
+    let mut holder = flock
+        .as_ref()
+        .map(|_| hold_gate(t, python, &gate, &release));
+    let mut children: Vec<Child> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (pyz, _))| {
+            let mut command = match &flock {
+                Some(flock) => {
+                    let mut command = t.command(flock);
+                    command.arg("-s").arg(&gate).arg(python);
+                    command
+                }
+                None => t.command(python),
+            };
+            command
+                .arg(t.path(pyz))
+                .spawn(&t.path(format!("run-{i}.log")))
+        })
+        .collect();
+    if let Some(holder) = &mut holder {
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::write(&release, "").expect("open the gate");
+        wait_exit(holder, "the gate holder");
+    }
+    for (i, (child, (pyz, printed))) in children.iter_mut().zip(runs).enumerate() {
+        let status = wait_exit(child, "a concurrent run");
+        let log = String::from_utf8_lossy(&t.read(format!("run-{i}.log"))).into_owned();
+        assert!(
+            status.success() && log == *printed,
+            "run {i} of {}, {pyz}: {status}, output:\n{log}",
+            runs.len()
+        );
+    }
+}
+
 /// 32 first runs of one pyz released at the same instant into an empty cache root: all
 /// exit 0 with the app's output, and the root holds one complete extraction, nothing else.
 #[test]
 fn thirty_two_concurrent_first_runs() {
-    const RUNS: usize = 32;
     let python = python!(11);
-    let flock = require!(which("flock"), "util-linux flock not found");
     let t = Test::new();
     heavy_payload(&t, "sp", "crowd ok", 400, 0, 0);
     build(&t, "sp", "app.pyz", &[]);
-    let gate = t.path("gate");
-    let release = t.path("release");
-    let mut holder = hold_gate(&t, &python, &gate, &release);
-    let mut runs: Vec<Child> = (0..RUNS)
-        .map(|i| {
-            t.command(&flock)
-                .arg("-s")
-                .arg(&gate)
-                .arg(&python)
-                .arg(t.path("app.pyz"))
-                .spawn(&t.path(format!("run-{i}.log")))
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(&release, "").expect("open the gate");
-    wait_exit(&mut holder, "the gate holder");
-    for (i, run) in runs.iter_mut().enumerate() {
-        let status = wait_exit(run, "a concurrent first run");
-        let log = String::from_utf8_lossy(&t.read(format!("run-{i}.log"))).into_owned();
-        assert!(
-            status.success() && log == "crowd ok\n",
-            "run {i} of {RUNS}: {status}, output:\n{log}"
-        );
-    }
+    crowd(&t, &python, &[("app.pyz", "crowd ok\n"); 32]);
     assert_one_complete_extraction(
         &t.root(),
         &extraction_name(&t, "app.pyz"),
@@ -533,9 +567,9 @@ fn disk_full_is_one_clear_error() {
     assert!(partial.is_empty(), "left in the full root: {partial:?}");
 }
 
-/// 66,000 files (more than a zip without ZIP64 can list) run on CPython 3.8, and all of
-/// them are extracted. The files and the cache root live on /dev/shm when there is one:
-/// 66,000 files on a busy disk would measure the disk.
+/// 66,000 files (more than a zip without ZIP64 can list) run on CPython 3.8, first and
+/// warm, and all of them are extracted. The files and the cache root live on /dev/shm when
+/// there is one: 66,000 files on a busy disk would measure the disk.
 #[test]
 fn over_65535_files_run_on_python_3_8() {
     const FILES: usize = 66_000;
@@ -550,11 +584,13 @@ fn over_65535_files_run_on_python_3_8() {
     let root = scratch.path().join("root");
     many_files(&t, &sp.to_string_lossy(), FILES);
     build(&t, &sp.to_string_lossy(), "many.pyz", &[]);
-    t.pyz(&python, "many.pyz")
-        .env("RSHIV_ROOT", &root)
-        .run()
-        .success()
-        .stdout_is(&format!("{}\n", FILES - 1));
+    for _first_then_warm in 0..2 {
+        t.pyz(&python, "many.pyz")
+            .env("RSHIV_ROOT", &root)
+            .run()
+            .success()
+            .stdout_is(&format!("{}\n", FILES - 1));
+    }
     let payload = payload_sizes(&t.path("many.pyz"));
     assert_eq!(
         payload.len(),
@@ -759,6 +795,40 @@ fn prune_old_builds_spares_what_runs() {
         .filter(|n| n.starts_with(".trash-") || n.contains(".tmp-"))
         .collect();
     assert!(trash.is_empty(), "{trash:?}");
+}
+
+/// Two builds of one app with `--prune-old-builds`, 12 first runs of each at once: each
+/// first run may prune the other build, yet every run exits 0 with its own output, and
+/// what is left is whole.
+#[test]
+fn prune_old_builds_in_a_crowd_of_two_versions() {
+    let python = python!(11);
+    let t = Test::new();
+    for version in ["v1", "v2"] {
+        versioned_app(&t, &format!("sp-{version}"), version);
+        let pyz = format!("{version}/app.pyz");
+        build(&t, &format!("sp-{version}"), &pyz, &["--prune-old-builds"]);
+    }
+    let runs: Vec<(&str, &str)> = (0..24)
+        .map(|i| {
+            if i % 2 == 0 {
+                ("v1/app.pyz", "v1\n")
+            } else {
+                ("v2/app.pyz", "v2\n")
+            }
+        })
+        .collect();
+    crowd(&t, &python, &runs);
+    let left = extractions(&t.root());
+    assert!(!left.is_empty(), "no extraction left");
+    assert_no_leftovers(&t.root());
+    for version in ["v1", "v2"] {
+        let pyz = format!("{version}/app.pyz");
+        let stem = extraction_name(&t, &pyz);
+        if left.contains(&stem) {
+            assert_complete(&t.root(), &stem, &payload_sizes(&t.path(&pyz)));
+        }
+    }
 }
 
 /// Without `--prune-old-builds`, older extractions of the app stay.
