@@ -604,11 +604,12 @@ fn over_65535_files_run_on_python_3_8() {
 /// or a pipe (`pipe`), then print what reached it on our stderr (newlines restored); ARGV's
 /// stdout and exit code pass through. With ROOT other than `-`, stall the run as a slow disk
 /// would: SIGSTOP it for 1.5 s as soon as files appear in a temp dir under ROOT, and print
-/// `stalled` on stdout after its output.
+/// `stalled` on stdout after its output. ARGV runs at nice 19, so that on a busy machine the
+/// driver still sees it early in its unpacking.
 const DRIVER: &str = r#"import os, pty, signal, subprocess, sys, threading, time
 mode, root, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
 master, slave = pty.openpty() if mode == "tty" else os.pipe()
-child = subprocess.Popen(argv, stderr=slave)
+child = subprocess.Popen(argv, stderr=slave, preexec_fn=lambda: os.nice(19))
 os.close(slave)
 seen = []
 def read():
@@ -653,7 +654,7 @@ fn status_line_only_for_a_slow_first_run_on_a_terminal() {
     let python = python!(11);
     let driver = require!(any_python(), "no CPython to drive a pseudo-terminal");
     let t = Test::new();
-    heavy_payload(&t, "slow-sp", "slow", 300, 2, 6);
+    heavy_payload(&t, "slow-sp", "slow", 1000, 2, 6);
     build(&t, "slow-sp", "slow.pyz", &[]);
     heavy_payload(&t, "quick-sp", "quick", 5, 0, 0);
     build(&t, "quick-sp", "quick.pyz", &[]);
