@@ -267,6 +267,15 @@ fn unpacking(root: &Path) -> bool {
         .any(|name| !listing(&root.join(name).join("site-packages")).is_empty())
 }
 
+/// Return as soon as the first run `run` is unpacking into `root`, or has ended.
+fn wait_until_unpacking(root: &Path, run: &mut Child) {
+    let started = Instant::now();
+    while !unpacking(root) && run.try_wait().ok().flatten().is_none() {
+        assert!(started.elapsed() < PATIENCE, "the first run never unpacked");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// Where a first run into `root` stands: published, extracting (a temp dir exists), or
 /// not yet started unpacking.
 fn moment(root: &Path, stem: &str) -> &'static str {
@@ -309,11 +318,7 @@ fn first_run_killed_at_any_moment() {
         let mut victim = start(format!("victim-{i}.log"));
         let companion = (i % 2 == 1).then(|| start(format!("companion-{i}.log")));
         if i == 0 {
-            let started = Instant::now();
-            while !unpacking(&root) && victim.try_wait().ok().flatten().is_none() {
-                assert!(started.elapsed() < PATIENCE, "the first run never unpacked");
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            wait_until_unpacking(&root, &mut victim);
         } else {
             std::thread::sleep(window.mul_f64(f64::from(i) / f64::from(KILLS - 1)));
         }
@@ -340,6 +345,43 @@ fn first_run_killed_at_any_moment() {
         "first run alone: {:?}; kills landed: {landed:?}",
         alone.elapsed
     );
+}
+
+/// Ctrl-C (SIGINT) while a first run unpacks: exit 130 without a traceback, and its temp
+/// dir is gone at once, not left for the next run to clean.
+#[test]
+fn ctrl_c_during_a_first_run_cleans_up() {
+    let python = python!(11);
+    let t = Test::new();
+    heavy_payload(&t, "sp", "interrupted", 1000, 4, 6);
+    build(&t, "sp", "app.pyz", &[]);
+    let mut finished = 0;
+    for i in 0..3 {
+        let root = t.path(format!("root-{i}"));
+        let log = t.path(format!("run-{i}.log"));
+        let mut run = t
+            .pyz(&python, "app.pyz")
+            .env("RSHIV_ROOT", &root)
+            .spawn(&log);
+        wait_until_unpacking(&root, &mut run);
+        t.command("kill")
+            .args(["-INT", &run.id().to_string()])
+            .run()
+            .success();
+        let status = wait_exit(&mut run, "an interrupted first run");
+        let log = String::from_utf8_lossy(&t.read(format!("run-{i}.log"))).into_owned();
+        if status.success() {
+            finished += 1; // it had finished unpacking before the signal came
+            continue;
+        }
+        assert_eq!(status.code(), Some(130), "after Ctrl-C:\n{log}");
+        assert!(!log.contains("Traceback"), "after Ctrl-C:\n{log}");
+        assert_no_leftovers(&root);
+        assert!(extractions(&root).is_empty(), "{:?}", listing(&root));
+    }
+    if finished == 3 {
+        eprintln!("skipped: every run finished unpacking before its Ctrl-C");
+    }
 }
 
 /// What crashed runs leave (a temp dir holding part of a tree, a trash dir without its
@@ -791,11 +833,7 @@ fn prune_old_builds_spares_what_runs() {
         [v3],
         "v3's first run prunes v1 and v2"
     );
-    let trash: Vec<String> = listing(&t.root())
-        .into_iter()
-        .filter(|n| n.starts_with(".trash-") || n.contains(".tmp-"))
-        .collect();
-    assert!(trash.is_empty(), "{trash:?}");
+    assert_no_leftovers(&t.root());
 }
 
 /// Two builds of one app with `--prune-old-builds`, 12 first runs of each at once: each
