@@ -201,9 +201,9 @@ fn hold_gate(t: &Test, python: &Path, gate: &Path, release: &Path) -> Child {
 }
 
 /// Run the pyz files `runs` (paths in the test dir, each with the output it must print)
-/// all at once into the test's root, released together by a gate (util-linux `flock`,
-/// when there is one); each must exit 0 with its output.
-fn crowd(t: &Test, python: &Path, runs: &[(&str, &str)]) {
+/// all at once into the test's root with the variables `env`, released together by a gate
+/// (util-linux `flock`, when there is one); each must exit 0 with its output.
+fn crowd(t: &Test, python: &Path, runs: &[(&str, &str)], env: &[(&str, &str)]) {
     let gate = t.path("gate");
     let release = t.path("release");
     let flock = which("flock");
@@ -222,6 +222,9 @@ fn crowd(t: &Test, python: &Path, runs: &[(&str, &str)]) {
                 }
                 None => t.command(python),
             };
+            for (key, value) in env {
+                command.env(key, value);
+            }
             command
                 .arg(t.path(pyz))
                 .spawn(&t.path(format!("run-{i}.log")))
@@ -251,12 +254,38 @@ fn thirty_two_concurrent_first_runs() {
     let t = Test::new();
     heavy_payload(&t, "sp", "crowd ok", 400, 0, 0);
     build(&t, "sp", "app.pyz", &[]);
-    crowd(&t, &python, &[("app.pyz", "crowd ok\n"); 32]);
+    crowd(&t, &python, &[("app.pyz", "crowd ok\n"); 32], &[]);
     assert_one_complete_extraction(
         &t.root(),
         &extraction_name(&t, "app.pyz"),
         &payload_sizes(&t.path("app.pyz")),
     );
+}
+
+/// 8 runs with `SHIV_FORCE_EXTRACT` at once over a published extraction: all exit 0, and
+/// one complete extraction is left, with no temp dir (a replaced tree still in use may stay
+/// in the trash for `rshiv cache clean`).
+#[test]
+fn concurrent_forced_extractions() {
+    let python = python!(11);
+    let t = Test::new();
+    heavy_payload(&t, "sp", "forced", 200, 0, 0);
+    build(&t, "sp", "app.pyz", &[]);
+    t.pyz(&python, "app.pyz").run().success();
+    crowd(
+        &t,
+        &python,
+        &[("app.pyz", "forced\n"); 8],
+        &[("SHIV_FORCE_EXTRACT", "1")],
+    );
+    let stem = extraction_name(&t, "app.pyz");
+    assert_eq!(extractions(&t.root()), [stem.as_str()]);
+    assert_complete(&t.root(), &stem, &payload_sizes(&t.path("app.pyz")));
+    let temp: Vec<String> = listing(&t.root())
+        .into_iter()
+        .filter(|n| n.contains(".tmp-"))
+        .collect();
+    assert!(temp.is_empty(), "{temp:?}");
 }
 
 /// Whether a first run is unpacking into `root`: files are appearing in a temp dir.
@@ -857,7 +886,7 @@ fn prune_old_builds_in_a_crowd_of_two_versions() {
             }
         })
         .collect();
-    crowd(&t, &python, &runs);
+    crowd(&t, &python, &runs, &[]);
     let left = extractions(&t.root());
     assert!(!left.is_empty(), "no extraction left");
     assert_no_leftovers(&t.root());
