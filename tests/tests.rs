@@ -31,6 +31,9 @@ mod cache;
 // Cross-target builds, and compiled extensions for another interpreter refused at run time.
 mod cross;
 
+// The runtime under stress: crowds, kills, unwritable roots, full disks, huge payloads.
+mod reliability;
+
 // A pyz among others: the extraction lock, forced re-extraction and rebuilds while running.
 mod concurrency;
 
