@@ -122,6 +122,11 @@ pub fn python(minor: u32) -> Option<PathBuf> {
         .map(|(_, path)| path.clone())
 }
 
+/// Some CPython to run pyz files with: 3.11 first (the build interpreter), else any.
+pub fn any_python() -> Option<PathBuf> {
+    python(11).or_else(|| pythons().first().map(|(_, path)| path.clone()))
+}
+
 fn find_python(minor: u32) -> Option<PathBuf> {
     let name = format!("python3.{minor}");
     let pyenv = std::fs::read_dir("/root/.pyenv/versions")

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 pub use apps::{build_greet, greet, proj};
 pub use command::{Cmd, Output};
-pub use interpreters::{python, pythons, uv, Installer};
+pub use interpreters::{any_python, python, pythons, uv, Installer};
 pub use project::Project;
 pub use pyz::Pyz;
 pub use wheel::Wheel;
