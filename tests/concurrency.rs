@@ -6,7 +6,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::python;
-use crate::support::{build_greet, wait_for, Test, Wheel};
+use crate::support::{build_greet, wait_exit, wait_for, Test, Wheel};
 
 /// How long to wait for a spawned process to reach a point.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -124,17 +124,7 @@ fn start_waiter(t: &Test, python: &Path, log: &str) -> Child {
 /// Let the waiter go on; its exit code and output.
 fn finish_waiter(t: &Test, mut child: Child, log: &str) -> (Option<i32>, String) {
     std::fs::write(t.path("go"), "").expect("write the go file");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for the waiter") {
-            break status;
-        }
-        if started.elapsed() > PATIENCE {
-            let _ = child.kill();
-            panic!("the waiter did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_exit(&mut child, "the waiter", PATIENCE);
     (
         status.code(),
         String::from_utf8_lossy(&t.read(log)).into_owned(),

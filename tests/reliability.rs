@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitStatus};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::support::{any_python, listing, tree, Output, Pyz, Test};
+use crate::support::{any_python, listing, tree, wait_exit, Output, Pyz, Test};
 use crate::{python, require};
 
 /// How long to wait for a spawned process to reach a point or to end.
@@ -169,21 +169,6 @@ fn assert_complete(root: &Path, stem: &str, payload: &BTreeMap<String, u64>) {
     );
 }
 
-/// Wait for `child` to end; fail the test if it takes longer than [`PATIENCE`].
-fn wait_exit(child: &mut Child, what: &str) -> ExitStatus {
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("wait for a child") {
-            return status;
-        }
-        if started.elapsed() > PATIENCE {
-            let _ = child.kill();
-            panic!("{what} did not end within {PATIENCE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// Hold LOCK_EX on `gate` in a child Python until the file `release` appears; returns once
 /// the lock is held.
 fn hold_gate(t: &Test, python: &Path, gate: &Path, release: &Path) -> Child {
@@ -233,10 +218,10 @@ fn crowd(t: &Test, python: &Path, runs: &[(&str, &str)], env: &[(&str, &str)]) {
     if let Some(holder) = &mut holder {
         std::thread::sleep(Duration::from_millis(300));
         std::fs::write(&release, "").expect("open the gate");
-        wait_exit(holder, "the gate holder");
+        wait_exit(holder, "the gate holder", PATIENCE);
     }
     for (i, (child, (pyz, printed))) in children.iter_mut().zip(runs).enumerate() {
-        let status = wait_exit(child, "a concurrent run");
+        let status = wait_exit(child, "a concurrent run", PATIENCE);
         let log = String::from_utf8_lossy(&t.read(format!("run-{i}.log"))).into_owned();
         assert!(
             status.success() && log == *printed,
@@ -355,7 +340,7 @@ fn first_run_killed_at_any_moment() {
         let _ = victim.kill();
         let _ = victim.wait();
         if let Some(mut companion) = companion {
-            let status = wait_exit(&mut companion, "a run beside a killed one");
+            let status = wait_exit(&mut companion, "a run beside a killed one", PATIENCE);
             let log = String::from_utf8_lossy(&t.read(format!("companion-{i}.log"))).into_owned();
             assert!(
                 status.success() && log == "survived\n",
@@ -397,7 +382,7 @@ fn ctrl_c_during_a_first_run_cleans_up() {
             .args(["-INT", &run.id().to_string()])
             .run()
             .success();
-        let status = wait_exit(&mut run, "an interrupted first run");
+        let status = wait_exit(&mut run, "an interrupted first run", PATIENCE);
         let log = String::from_utf8_lossy(&t.read(format!("run-{i}.log"))).into_owned();
         if status.success() {
             finished += 1; // it had finished unpacking before the signal came
@@ -847,7 +832,7 @@ fn prune_old_builds_spares_what_runs() {
     both.sort();
     assert_eq!(extractions(&t.root()), both, "v1 is in use: it stays");
     std::fs::write(&go, "").expect("write the go file");
-    let status = wait_exit(&mut running, "the running v1");
+    let status = wait_exit(&mut running, "the running v1", PATIENCE);
     let log = String::from_utf8_lossy(&t.read("v1.log")).into_owned();
     assert!(
         status.success() && log == "late v1\n",

@@ -225,6 +225,26 @@ pub fn wait_for(path: &Path, timeout: Duration) {
     }
 }
 
+/// Wait for `child` to end; kill it and fail the test after `timeout`.
+#[track_caller]
+pub fn wait_exit(
+    child: &mut std::process::Child,
+    what: &str,
+    timeout: Duration,
+) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for a child") {
+            return status;
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("{what} did not end within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Every file under `dir`, as paths relative to it, sorted.
 pub fn tree(dir: &Path) -> Vec<String> {
     let mut files: Vec<String> = walkdir::WalkDir::new(dir)
