@@ -89,11 +89,24 @@ def open_extraction(root, baked):
 
 
 def find_extraction(baked):
-    """The published extraction under the cache root or, when private, the fallback root."""
-    found = open_extraction(cache_root(baked), baked)
-    if found is None and is_private_dir(fallback_root()):
+    """The published extraction under the cache root; under the private fallback root only
+    while the cache root cannot be written (once it can, it wins: ops look there)."""
+    root = cache_root(baked)
+    found = open_extraction(root, baked)
+    if found is None and not root_writable(root) and is_private_dir(fallback_root()):
         found = open_extraction(fallback_root(), baked)
     return found
+
+
+def root_writable(root):
+    """Whether `root` is, or could be made as, a directory this process may write into."""
+    path = root
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return os.path.isdir(path) and os.access(path, os.W_OK)
 
 
 def load_runtime(extraction):

@@ -27,12 +27,11 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
         Some(cli::Command::Completions { shell }) => {
-            clap_complete::generate(
-                shell,
-                &mut <cli::Cli as clap::CommandFactory>::command(),
-                "rshiv",
-                stdout,
-            );
+            // clap_complete panics when its writer fails (a closed pipe): render, then write.
+            let mut script = Vec::new();
+            let mut command = <cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "rshiv", &mut script);
+            stdout.write_all(&script)?;
         }
         Some(cli::Command::Man) => {
             clap_mangen::Man::new(<cli::Cli as clap::CommandFactory>::command()).render(stdout)?;
@@ -73,11 +72,16 @@ fn run_build(mut args: cli::BuildArgs) -> anyhow::Result<()> {
 ///
 /// A broken pipe on stdout (`rshiv cache list | head`) is a clean exit, not an error.
 pub fn report_error(err: &anyhow::Error) -> ExitCode {
-    if err
-        .chain()
-        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
-        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    {
+    let broken_pipe = err.chain().any(|cause| {
+        let kind = match cause.downcast_ref::<serde_json::Error>() {
+            Some(json) => json.io_error_kind(),
+            None => cause
+                .downcast_ref::<std::io::Error>()
+                .map(std::io::Error::kind),
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    });
+    if broken_pipe {
         return ExitCode::SUCCESS;
     }
     let mut line = String::from("rshiv: error: ");
