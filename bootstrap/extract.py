@@ -228,16 +228,21 @@ def fill(tmp, final, baked, settings):
     site_packages = os.path.join(tmp, "site-packages")
     os.mkdir(site_packages)
     status = status_line(baked, final)
+    # The runtime's cached copy is compiled while the unpacking threads run outside the GIL.
+    import threading
+
+    copy = threading.Thread(target=cache_runtime, args=(tmp,))
+    copy.start()
     try:
         entries = unpack_payload(runtime.boot.archive_path(), site_packages)
     finally:
+        copy.join()
         if status:
             status.cancel()
     if settings.compile_pyc:
         compile_tree(site_packages, os.path.join(final, "site-packages"), settings.compile_workers)
     if baked["no_modify"]:
         record_sources(tmp, site_packages, entries)
-    cache_runtime(tmp)
     marker = "rshiv-1\nname=%s\nbuild_id=%s\nfiles=%d\nunpacked_bytes=%d\n" % (
         baked["name"],
         baked["build_id"],

@@ -180,13 +180,18 @@ def site_dirs_index():
 
 
 def setup_path(site_packages, baked):
-    """Put site-packages after the stdlib and before the user's and system's site-packages.
+    """Put site-packages after the stdlib and before the user's and system's site-packages,
+    and take the pyz off the path.
 
     Its `.pth` files (names baked at build time, so no listdir) are processed as
     `site.addsitedir` would, and what they add goes there too. Returns the entries added.
     """
     import site
 
+    # The pyz itself leaves the path: the payload is in site-packages, and a zip on sys.path
+    # makes every importlib.metadata scan (pydantic's plugins, entry points) open it.
+    if sys.path and sys.path[0] == boot.archive_path():
+        del sys.path[0]
     index = site_dirs_index()
     if baked["isolated"]:
         del sys.path[index:]

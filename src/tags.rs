@@ -19,7 +19,11 @@ pub fn native_needs(distributions: &[Distribution]) -> Option<Native> {
         let Some(tag) = tags.iter().find(|t| !t.is_pure()) else {
             continue;
         };
-        native.tags.extend(dist.tags.iter().cloned());
+        for raw in &dist.tags {
+            if !native.tags.contains(raw) {
+                native.tags.push(raw.clone());
+            }
+        }
         if let Some(version) = tag.cpython_version() {
             if tag.abi == "abi3" {
                 let min = tags
