@@ -7,6 +7,8 @@ the GIL, so the work spreads over the cores, biggest files first.
 """
 
 import os
+import struct
+import zlib
 
 from _rshiv.runtime import Fatal, write_all
 
@@ -37,8 +39,6 @@ def read_central_directory(fd, start, size):
     `base` is where the zip's offset 0 lies in the file (data may precede a zip, like the
     shebang). Each entry is (name, method, crc, compressed size, size, header offset, mode).
     """
-    import struct
-
     tail_size = min(size, END_SIZE + 0xFFFF)
     tail_start = start + size - tail_size
     tail = os.pread(fd, tail_size, tail_start)
@@ -60,8 +60,6 @@ def read_central_directory(fd, start, size):
 
 def parse_entries(directory, count):
     """Yield the central directory's entries (see read_central_directory)."""
-    import struct
-
     at = 0
     for _ in range(count):
         fields = struct.unpack_from(CENTRAL, directory, at)
@@ -81,8 +79,6 @@ def parse_entries(directory, count):
 
 def zip64_sizes(extra, size, csize, offset):
     """The ZIP64 extended information field (APPNOTE 4.5.3) replaces the saturated values."""
-    import struct
-
     at = 0
     while at + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, at)
@@ -101,8 +97,6 @@ def zip64_sizes(extra, size, csize, offset):
 
 def data_start(fd, header_at):
     """Where an entry's data begins, from its local header at `header_at`."""
-    import struct
-
     header = os.pread(fd, LOCAL_SIZE, header_at)
     if len(header) < LOCAL_SIZE or header[:4] != b"PK\x03\x04":
         raise Fatal("the archive is damaged: bad local header at %d" % header_at)
@@ -213,15 +207,12 @@ class Unpacker:
         An entry whose local header or data is not wholly inside the read (an unexpected
         extra field) is unpacked on its own instead.
         """
-        import struct
-        import zlib
-
         first, last = batch[0], batch[-1]
         start = self.base + first[5]
         end = self.base + last[5] + LOCAL_SIZE + len(last[0].encode("utf-8", "surrogateescape"))
         view = memoryview(os.pread(self.fd, end + last[3] + BATCH_SLACK - start, start))
         for entry in batch:
-            name, method, crc, csize, size, offset, mode = entry
+            _, method, _, csize, size, offset, _ = entry
             at = offset - first[5]
             if at + LOCAL_SIZE > len(view) or view[at : at + 4] != b"PK\x03\x04":
                 self.unpack(entry)
@@ -231,56 +222,37 @@ class Unpacker:
             if data_at + csize > len(view):
                 self.unpack(entry)
                 continue
-            data = view[data_at : data_at + csize]
-            if method == DEFLATED:
-                data = zlib.decompress(data, -15, size or 1)
-            out = os.open(
-                os.path.join(self.site_packages, name),
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC,
-                mode,
-            )
-            try:
-                write_all(out, data)
-            finally:
-                os.close(out)
-            if len(data) != size or zlib.crc32(data) != crc:
-                raise Fatal("the payload is damaged: %s fails its size or CRC check" % name)
+            self.create(entry, write_whole, method, view[data_at : data_at + csize], size)
 
     def unpack(self, entry):
         """Write one file, checking its size and CRC-32."""
-        name, method, crc, csize, size, offset, mode = entry
+        name, method, _, csize, size, offset, _ = entry
         if method not in METHODS:
             raise Fatal(
                 "the payload's %s uses compression method %d, which rshiv does not write"
                 % (name, method)
             )
         start = data_start(self.fd, self.base + offset)
+        if size <= WHOLE_FILE_MAX and method in (STORED, DEFLATED):
+            self.create(entry, write_whole, method, os.pread(self.fd, csize, start), size)
+        else:
+            self.create(entry, self.pieces, Inflater(method, name), start, csize)
+
+    def create(self, entry, fill, *args):
+        """Create the entry's file, let `fill(out, *args)` write it and return (size, crc),
+        and check both against the central directory."""
+        name, _, crc, _, size, _, mode = entry
         path = os.path.join(self.site_packages, name)
         out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         try:
-            if size <= WHOLE_FILE_MAX and method in (STORED, DEFLATED):
-                written, check = self.whole(out, method, start, csize, size)
-            else:
-                written, check = self.pieces(out, Inflater(method, name), start, csize)
+            written, check = fill(out, *args)
         finally:
             os.close(out)
         if written != size or check != crc:
             raise Fatal("the payload is damaged: %s fails its size or CRC check" % name)
 
-    def whole(self, out, method, start, csize, size):
-        """Inflate a small file in one call; return (size, crc)."""
-        import zlib
-
-        data = os.pread(self.fd, csize, start)
-        if method == DEFLATED:
-            data = zlib.decompress(data, -15, size or 1)
-        write_all(out, data)
-        return len(data), zlib.crc32(data)
-
     def pieces(self, out, inflater, start, csize):
         """Decompress a file piece by piece, bounding memory; return (size, crc)."""
-        import zlib
-
         written, check, at, end = 0, 0, start, start + csize
         while at < end:
             data = os.pread(self.fd, min(READ_PIECE, end - at), at)
@@ -292,6 +264,14 @@ class Unpacker:
                 written += len(piece)
                 check = zlib.crc32(piece, check)
         return written, check
+
+
+def write_whole(out, method, data, size):
+    """Write a stored or deflated entry held whole in `data`; return (size, crc)."""
+    if method == DEFLATED:
+        data = zlib.decompress(data, -15, size or 1)
+    write_all(out, data)
+    return len(data), zlib.crc32(data)
 
 
 def jobs(entries):
@@ -331,8 +311,6 @@ class Inflater:
         self.engine = None
         try:
             if method == DEFLATED:
-                import zlib
-
                 self.engine = zlib.decompressobj(-15)
             elif method == BZIP2:
                 import bz2
@@ -367,7 +345,6 @@ class Inflater:
     def start_lzma(self, data):
         """Read the LZMA header once enough bytes arrived; return the data after it."""
         import lzma
-        import struct
 
         self.pending += data
         if len(self.pending) < 4:
