@@ -18,9 +18,6 @@ use crate::settings::{Entry, Settings};
 use crate::stage::{self, ConsoleTarget, Tree};
 use crate::tags;
 
-/// shiv's format version that environment.json mirrors, for tools that read it.
-const SHIV_FORMAT_VERSION: &str = "1.0.8";
-
 /// What a finished build reports.
 #[derive(Debug)]
 pub struct Outcome {
@@ -80,53 +77,24 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     }
 
     let timestamp = archive::build_timestamp()?;
-    let native = tags::native_needs(&tree.distributions);
     let baked = Baked {
         format: 1,
         name: settings.name.clone(),
         build_id: String::new(),
-        entry_point: entry_point.clone(),
-        script: script.clone(),
+        entry_point,
+        script,
         console_scripts: tree.console_scripts.clone(),
         root: settings.root.clone(),
         pth: tree.pth.clone(),
         compile_pyc: settings.compile_pyc,
         extend_pythonpath: settings.extend_pythonpath,
         no_modify: settings.no_modify,
-        preamble: preamble.clone(),
-        isolated: settings.isolated,
-        prune_old_builds: settings.prune_old_builds,
-        files: tree.files.len() as u64,
-        unpacked_bytes: 0,
-        native: native.clone(),
-    };
-    let environment = Environment {
-        shiv_version: SHIV_FORMAT_VERSION.to_string(),
-        always_write_cache: false,
-        build_id: String::new(),
-        built_at: archive::format_utc(timestamp),
-        hashes: Default::default(),
-        no_modify: settings.no_modify,
-        reproducible: true,
         preamble,
-        entry_point,
-        compile_pyc: settings.compile_pyc,
-        extend_pythonpath: settings.extend_pythonpath,
-        prepend_pythonpath: None,
-        root: settings.root.clone(),
-        script,
-        rshiv_version: env!("CARGO_PKG_VERSION").to_string(),
-        format: "rshiv-1".to_string(),
-        name: settings.name.clone(),
-        console_script,
-        shebang: settings.shebang.clone(),
-        compression: settings.compression.to_string(),
-        files: tree.files.len() as u64,
-        unpacked_bytes: 0,
         isolated: settings.isolated,
         prune_old_builds: settings.prune_old_builds,
-        distributions: tree.distributions.clone(),
-        native,
+        files: tree.files.len() as u64,
+        unpacked_bytes: 0,
+        native: tags::native_needs(&tree.distributions),
     };
     let options = PackOptions {
         shebang: settings.shebang.clone(),
@@ -135,17 +103,28 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         threads: settings.jobs,
         build_id: settings.build_id.clone(),
     };
+    let distributions = tree.distributions;
     let payload: Vec<_> = tree.files.into_values().collect();
     let mut tail = |summary: &PayloadSummary| {
-        let mut baked = baked.clone();
-        baked.build_id = summary.build_id.clone();
-        baked.unpacked_bytes = summary.unpacked_bytes;
-        let mut environment = environment.clone();
-        environment.build_id = summary.build_id.clone();
-        environment.unpacked_bytes = summary.unpacked_bytes;
-        if settings.no_modify {
-            environment.hashes = summary.py_hashes.clone();
-        }
+        let baked = Baked {
+            build_id: summary.build_id.clone(),
+            unpacked_bytes: summary.unpacked_bytes,
+            ..baked.clone()
+        };
+        let hashes = if settings.no_modify {
+            summary.py_hashes.clone()
+        } else {
+            Default::default()
+        };
+        let environment = Environment {
+            built_at: archive::format_utc(timestamp),
+            hashes,
+            console_script: console_script.clone(),
+            shebang: settings.shebang.clone(),
+            compression: settings.compression.to_string(),
+            distributions: distributions.clone(),
+            ..Environment::from_baked(&baked)
+        };
         archive::bootstrap::tail_members(&baked, &environment)
     };
     let summary = write_atomically(&settings.output, |file| {

@@ -120,6 +120,37 @@ impl Environment {
     }
 }
 
+/// shiv's format version that environment.json mirrors, for tools that read it.
+const SHIV_FORMAT_VERSION: &str = "1.0.8";
+
+impl Environment {
+    /// The fields that restate the baked constants, under shiv's names and ours; the
+    /// build fills in the rest (`built_at`, `hashes`, `shebang`, `distributions`, ...).
+    pub fn from_baked(baked: &Baked) -> Environment {
+        Environment {
+            shiv_version: SHIV_FORMAT_VERSION.to_string(),
+            build_id: baked.build_id.clone(),
+            no_modify: baked.no_modify,
+            reproducible: true,
+            preamble: baked.preamble.clone(),
+            entry_point: baked.entry_point.clone(),
+            compile_pyc: baked.compile_pyc,
+            extend_pythonpath: baked.extend_pythonpath,
+            root: baked.root.clone(),
+            script: baked.script.clone(),
+            rshiv_version: env!("CARGO_PKG_VERSION").to_string(),
+            format: "rshiv-1".to_string(),
+            name: baked.name.clone(),
+            files: baked.files,
+            unpacked_bytes: baked.unpacked_bytes,
+            isolated: baked.isolated,
+            prune_old_builds: baked.prune_old_builds,
+            native: baked.native.clone(),
+            ..Environment::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
