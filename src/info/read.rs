@@ -16,9 +16,8 @@ use zip::result::ZipError;
 use zip::ZipArchive;
 
 use crate::archive::environment::Distribution;
+use crate::archive::pack::PAYLOAD_NAME as PAYLOAD;
 
-/// The outer member that holds rshiv's payload.
-const PAYLOAD: &str = "_rshiv/payload.zip";
 /// No core metadata file is anywhere near this big; a larger one is read only this far.
 const MAX_METADATA: u64 = 4 << 20;
 
