@@ -30,14 +30,11 @@ pub enum Probe {
 /// busy, takes its cold path, finds the tree published and uses it: a probe costs a runner
 /// nothing more.
 pub fn probe(path: &Path) -> Probe {
-    match File::open(path) {
-        Ok(file) => match file.try_lock() {
-            Ok(()) => Probe::Free,
-            Err(TryLockError::WouldBlock) => Probe::Busy,
-            Err(TryLockError::Error(_)) => Probe::Unknown,
-        },
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Probe::Missing,
-        Err(_) => Probe::Unknown,
+    match try_exclusive(path, false) {
+        Ok(_held) => Probe::Free,
+        Err(NotHeld::Busy) => Probe::Busy,
+        Err(NotHeld::Missing) => Probe::Missing,
+        Err(NotHeld::Failed(_)) => Probe::Unknown,
     }
 }
 
