@@ -100,7 +100,7 @@ impl Settings {
         install::check_refused(&args.installer_args)?;
         let mut installer_args = args.installer_args;
         let mut project_dir = None;
-        if !crate::config::names_requirements(&installer_args) && args.site_packages.is_empty() {
+        if !install::names_requirements(&installer_args) && args.site_packages.is_empty() {
             if !cwd.join("pyproject.toml").is_file() && !cwd.join("setup.py").is_file() {
                 bail!(
                     "nothing to build: give requirements (e.g. `.` or `-r requirements.txt`), \

@@ -140,6 +140,71 @@ fn uv_platform(tag: &str) -> Result<String> {
     }
 }
 
+/// Installer options (pip's and uv's) whose value is the next argument, so that in
+/// `--find-links wheels` the word `wheels` is not taken for a requirement.
+const OPTIONS_WITH_VALUES: &[&str] = &[
+    "-c",
+    "--constraint",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--index",
+    "--default-index",
+    "-f",
+    "--find-links",
+    "--platform",
+    "--python-platform",
+    "--python-version",
+    "--implementation",
+    "--abi",
+    "--only-binary",
+    "--no-binary",
+    "--trusted-host",
+    "--cert",
+    "--client-cert",
+    "--proxy",
+    "--retries",
+    "--timeout",
+    "-C",
+    "--config-settings",
+    "--global-option",
+    "--progress-bar",
+    "--exists-action",
+    "--log",
+    "--cache-dir",
+    "--upgrade-strategy",
+    "-P",
+    "--upgrade-package",
+    "--override",
+    "--index-strategy",
+    "--keyring-provider",
+    "--resolution",
+    "--prerelease",
+    "--exclude-newer",
+    "--link-mode",
+    "--group",
+    "--report",
+    "--root-user-action",
+];
+
+/// Whether installer arguments name something to install: a requirement, a path or URL,
+/// or `-r FILE`; options alone (`--no-index --find-links wheels`) name nothing.
+pub fn names_requirements(args: &[OsString]) -> bool {
+    let mut args = args.iter().map(|arg| arg.to_string_lossy());
+    while let Some(arg) = args.next() {
+        let is_requirement_file = arg == "--requirement"
+            || arg.starts_with("--requirement=")
+            || (arg.starts_with("-r") && !arg.starts_with("--"));
+        if is_requirement_file || !arg.starts_with('-') {
+            return true;
+        }
+        if OPTIONS_WITH_VALUES.contains(&arg.as_ref()) {
+            args.next();
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +267,26 @@ mod tests {
             "aarch64-manylinux_2_28"
         );
         assert!(translate_for_uv(&strings(&["--abi", "cp38"])).is_err());
+    }
+
+    #[test]
+    fn options_alone_name_no_requirement() {
+        let names = |args: &[&str]| {
+            names_requirements(&args.iter().map(OsString::from).collect::<Vec<_>>())
+        };
+        assert!(!names(&[]));
+        assert!(!names(&[
+            "--no-index",
+            "--find-links",
+            "wheels",
+            "-i",
+            "https://x/simple"
+        ]));
+        assert!(!names(&["--find-links=wheels", "--pre"]));
+        assert!(names(&["--no-index", "."]));
+        assert!(names(&["-r", "requirements.txt"]));
+        assert!(names(&["-rrequirements.txt"]));
+        assert!(names(&["--requirement=requirements.txt"]));
+        assert!(names(&["--find-links", "wheels", "requests==2.32.3"]));
     }
 }

@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-pub use args::{check_refused, translate_for_uv};
+pub use args::{check_refused, names_requirements, translate_for_uv};
 pub use interpreter::Interpreter;
 
 use crate::cli::InstallerChoice;
