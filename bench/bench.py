@@ -230,12 +230,7 @@ def run_builds(ctx, workload, result):
             entry["status"] = "rshiv binary not found"
             continue
         say(f"[{workload.name}] warm-up build: {tool}")
-        sample = build_once(ctx, workload, tool, poll=False, what="warmup")
-        check_root = ctx.shm / "check" / workload.name / tool
-        error = (f"build failed (exit {sample.returncode}): "
-                 f"{tail(ctx.log(workload, tool, 'warmup'))}" if sample.returncode else
-                 check_start(ctx, workload, tool, check_root))
-        shutil.rmtree(check_root, ignore_errors=True)
+        sample, error = warm_up(ctx, workload, tool)
         entry["status"] = error or "ok"
         if sample.returncode == 0:
             entry["size"] = ctx.artifact(workload, tool).stat().st_size
@@ -374,6 +369,18 @@ def cold_start(ctx, workload, tool, entry, prefix=()):
     shutil.rmtree(root, ignore_errors=True)
 
 
+def warm_up(ctx, workload, tool):
+    """One untimed build that fills the caches, then a check that its output starts and
+    prints what it should: (sample, error or None)."""
+    sample = build_once(ctx, workload, tool, poll=False, what="warmup")
+    check_root = ctx.shm / "check" / workload.name / tool
+    error = (f"build failed (exit {sample.returncode}): "
+             f"{tail(ctx.log(workload, tool, 'warmup'))}" if sample.returncode else
+             check_start(ctx, workload, tool, check_root))
+    shutil.rmtree(check_root, ignore_errors=True)
+    return sample, error
+
+
 def run_compression(ctx, workload, result):
     """rshiv's --compression methods side by side (issue 3): build time, size, cold start.
 
@@ -384,12 +391,7 @@ def run_compression(ctx, workload, result):
     tools = {method: f"rshiv-compression-{method}" for method in ctx.compression}
     for method, tool in tools.items():
         say(f"[{workload.name}] --compression {method}: warm-up build")
-        sample = build_once(ctx, workload, tool, poll=False, what="warmup")
-        check_root = ctx.shm / "check" / workload.name / tool
-        error = (f"build failed (exit {sample.returncode}): "
-                 f"{tail(ctx.log(workload, tool, 'warmup'))}" if sample.returncode else
-                 check_start(ctx, workload, tool, check_root))
-        shutil.rmtree(check_root, ignore_errors=True)
+        _, error = warm_up(ctx, workload, tool)
         sweep[method] = {"status": error or "ok", "times": [], "cold": [], "cold_rss_kb": []}
         if not error:
             sweep[method]["size"] = ctx.artifact(workload, tool).stat().st_size
