@@ -123,12 +123,14 @@ class Context:
     compression: list
 
     def build_env(self):
-        """Environment of a build: the venv first on PATH (uv, shiv, pex), caches in work/."""
+        """Environment of a build: the venv first on PATH (uv, shiv, pex), caches in work/
+        (rshiv's reused build environments too: the warm-up build makes them)."""
         env = clean_env()
         env["PATH"] = f"{self.venv_bin}{os.pathsep}{env.get('PATH', '')}"
         env["PIP_CACHE_DIR"] = str(self.work / "cache" / "pip")
         env["UV_CACHE_DIR"] = str(self.work / "cache" / "uv")
         env["PEX_ROOT"] = str(self.work / "cache" / "pex")
+        env["RSHIV_BUILD_CACHE"] = str(self.work / "cache" / "rshiv-build")
         return env
 
     def run_env(self, root):

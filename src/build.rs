@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::archive::environment::{Baked, Environment};
 use crate::archive::{self, PackOptions, PayloadSummary};
-use crate::install::{Installer, Interpreter};
+use crate::install::{self, Installer, Interpreter, Prepared};
 use crate::interrupt;
 use crate::progress::Progress;
 use crate::settings::{Entry, Settings};
@@ -54,16 +54,23 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let mut interpreter = None;
     if !settings.installer_args.is_empty() {
         let installer = Installer::detect(settings.installer, settings.build_python.as_deref())?;
+        let prepared = if settings.reuse_build_env {
+            install::build_local_projects(
+                &installer,
+                &settings.installer_args,
+                settings.verbose,
+                progress,
+                &|message| say(settings, message),
+            )?
+        } else {
+            Prepared::unchanged(&settings.installer_args)
+        };
         say(
             settings,
             &format!("installing with {}", installer.describe()),
         );
-        installer.install(
-            staging.path(),
-            &settings.installer_args,
-            settings.verbose,
-            progress,
-        )?;
+        installer.install(staging.path(), &prepared.args, settings.verbose, progress)?;
+        drop(prepared);
         stage::normalize_installed(staging.path())?;
         interpreter = Some(installer.python);
     }

@@ -187,6 +187,11 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH")]
     pub build_python: Option<PathBuf>,
 
+    /// Let the installer build local projects in a fresh isolated environment each time,
+    /// instead of in rshiv's reused, byte-compiled build environment.
+    #[arg(long)]
+    pub no_reuse_build_env: bool,
+
     /// Keep the user's and the system's site-packages off sys.path at run time.
     #[arg(long)]
     pub isolated: bool,

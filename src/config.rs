@@ -48,6 +48,7 @@ pub struct ToolConfig {
     pub root: Option<String>,
     pub isolated: bool,
     pub prune_old_builds: bool,
+    pub no_reuse_build_env: bool,
     pub site_packages: Vec<PathBuf>,
     /// Put before the command line's installer arguments (index options, constraints).
     pub installer_args: Vec<String>,
@@ -73,6 +74,7 @@ const KEYS: &[&str] = &[
     "root",
     "isolated",
     "prune-old-builds",
+    "no-reuse-build-env",
     "site-packages",
     "installer-args",
     "requirements",
@@ -150,6 +152,7 @@ fn parse(table: &toml::Table, dir: &Path, source: PathBuf) -> anyhow::Result<Too
             "root" => config.root = Some(string()?),
             "isolated" => config.isolated = flag()?,
             "prune-old-builds" => config.prune_old_builds = flag()?,
+            "no-reuse-build-env" => config.no_reuse_build_env = flag()?,
             "site-packages" => config.site_packages = list()?.into_iter().map(path).collect(),
             "installer-args" => config.installer_args = list()?,
             "requirements" => config.requirements = list()?,
@@ -185,6 +188,7 @@ pub fn apply(args: &mut BuildArgs, config: ToolConfig) {
     args.no_modify |= config.no_modify;
     args.isolated |= config.isolated;
     args.prune_old_builds |= config.prune_old_builds;
+    args.no_reuse_build_env |= config.no_reuse_build_env;
     let mut site_packages = config.site_packages;
     site_packages.retain(|dir| !args.site_packages.contains(dir));
     site_packages.append(&mut args.site_packages);

@@ -12,6 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// A long step of a build, shown as one bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// Building a local project into a wheel (a spinner).
+    Building,
     /// Running the installer (no known total: a spinner).
     Installing,
     /// Compressing and writing the payload; total and increments are bytes.
@@ -79,6 +81,7 @@ impl Progress for Bars {
             _ => {
                 let bar = ProgressBar::new_spinner();
                 bar.set_message(match step {
+                    Step::Building => "building",
                     Step::Installing => "installing",
                     Step::Packing => "packing",
                 });

@@ -46,6 +46,8 @@ pub struct Settings {
     pub installer: InstallerChoice,
     pub build_python: Option<PathBuf>,
     pub installer_args: Vec<OsString>,
+    /// Build local projects in rshiv's reused build environment (not `--no-reuse-build-env`).
+    pub reuse_build_env: bool,
     /// Set when no requirements were given and the current directory's project is built.
     pub project_dir: Option<PathBuf>,
     pub isolated: bool,
@@ -128,6 +130,7 @@ impl Settings {
             installer: args.installer.unwrap_or(InstallerChoice::Auto),
             build_python: args.build_python,
             installer_args,
+            reuse_build_env: !args.no_reuse_build_env,
             project_dir,
             isolated: args.isolated,
             prune_old_builds: args.prune_old_builds,

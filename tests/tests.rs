@@ -13,6 +13,9 @@ mod build;
 // The installers and their arguments, the current directory's project, --site-packages.
 mod install;
 
+// Local projects built by rshiv in its reused build environment, or left to the installer.
+mod project_build;
+
 // What a pyz runs: -c and -e at build time, dispatch at run time.
 mod entry;
 

@@ -198,11 +198,139 @@ pub fn names_requirements(args: &[OsString]) -> bool {
         if is_requirement_file || !arg.starts_with('-') {
             return true;
         }
-        if OPTIONS_WITH_VALUES.contains(&arg.as_ref()) {
+        if takes_value(&arg) {
             args.next();
         }
     }
     false
+}
+
+/// Options that say where packages come from: a build environment's requirements are
+/// installed with the same ones (the first list takes a value).
+const INDEX_OPTIONS: &[&str] = &[
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "--index",
+    "--default-index",
+    "-f",
+    "--find-links",
+    "--trusted-host",
+    "--allow-insecure-host",
+    "--cert",
+    "--client-cert",
+    "--proxy",
+    "--retries",
+    "--timeout",
+    "--index-strategy",
+    "--keyring-provider",
+    "--exclude-newer",
+];
+const INDEX_FLAGS: &[&str] = &[
+    "--no-index",
+    "--pre",
+    "--no-cache-dir",
+    "--no-cache",
+    "--offline",
+];
+
+/// Options that change how the installer builds a source tree; with any of them, rshiv
+/// leaves local projects to the installer rather than build them itself.
+const BUILD_OPTIONS: &[&str] = &[
+    "-C",
+    "--config-settings",
+    "--config-setting",
+    "--no-build-isolation",
+    "--no-build-isolation-package",
+    "--build-constraint",
+    "--build-constraints",
+    "--no-build",
+    "--global-option",
+    "--build-option",
+    "--use-pep517",
+    "--no-use-pep517",
+];
+
+/// The installer arguments that choose indexes, find-links and network behaviour, in order.
+pub fn index_options(args: &[OsString]) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        let text = arg.to_string_lossy();
+        let name = text.split('=').next().unwrap_or(&text);
+        if INDEX_FLAGS.contains(&name) {
+            out.push(arg.clone());
+        } else if INDEX_OPTIONS.contains(&name) {
+            out.push(arg.clone());
+            if !text.contains('=') {
+                out.extend(iter.next().cloned());
+            }
+        } else if takes_value(&text) || is_requirement_file_option(&text) {
+            iter.next();
+        }
+    }
+    out
+}
+
+/// Whether the arguments ask the installer for a build of its own kind.
+pub fn configures_builds(args: &[OsString]) -> bool {
+    args.iter().any(|arg| {
+        let text = arg.to_string_lossy();
+        BUILD_OPTIONS.contains(&text.split('=').next().unwrap_or(&text))
+            || (text.starts_with("-C") && !text.starts_with("--"))
+    })
+}
+
+/// A local project among the arguments: `.`, `./service[extra]`, `/src/app`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalProject {
+    /// Its position in the arguments.
+    pub index: usize,
+    pub dir: std::path::PathBuf,
+    /// `[extra,...]` as written, or empty.
+    pub extras: String,
+}
+
+/// The arguments that name a project directory, by pip's rule: a word that looks like a
+/// path (it has a `/` or starts with `.`) and is a directory with a `pyproject.toml` or a
+/// `setup.py`. Option values (`--find-links .`) are not words of their own.
+pub fn local_projects(args: &[OsString]) -> Vec<LocalProject> {
+    let mut found = Vec::new();
+    let mut index = 0;
+    while index < args.len() {
+        let text = args[index].to_string_lossy();
+        if text.starts_with('-') {
+            let skip_value = takes_value(&text) || is_requirement_file_option(&text);
+            index += if skip_value { 2 } else { 1 };
+            continue;
+        }
+        let (path, extras) = match text.find('[') {
+            Some(open) if text.ends_with(']') => (&text[..open], &text[open..]),
+            _ => (text.as_ref(), ""),
+        };
+        let dir = std::path::Path::new(path);
+        let looks_like_path = path.contains('/') || path.starts_with('.');
+        if looks_like_path
+            && (dir.join("pyproject.toml").is_file() || dir.join("setup.py").is_file())
+        {
+            found.push(LocalProject {
+                index,
+                dir: dir.to_path_buf(),
+                extras: extras.to_string(),
+            });
+        }
+        index += 1;
+    }
+    found
+}
+
+/// Whether `arg`, as written, is an option whose value is the next argument.
+fn takes_value(arg: &str) -> bool {
+    OPTIONS_WITH_VALUES.contains(&arg) || INDEX_OPTIONS.contains(&arg)
+}
+
+fn is_requirement_file_option(text: &str) -> bool {
+    text == "-r" || text == "--requirement"
 }
 
 #[cfg(test)]
@@ -288,5 +416,75 @@ mod tests {
         assert!(names(&["-rrequirements.txt"]));
         assert!(names(&["--requirement=requirements.txt"]));
         assert!(names(&["--find-links", "wheels", "requests==2.32.3"]));
+    }
+
+    #[test]
+    fn index_options_are_picked_out_of_everything_else() {
+        let picked = index_options(&strings(&[
+            "-r",
+            "req.txt",
+            "--no-index",
+            "--find-links",
+            "wheels",
+            "--index-url=https://x/simple",
+            "-c",
+            "constraints.txt",
+            "--pre",
+            "--platform",
+            "manylinux2014_x86_64",
+            ".",
+        ]));
+        assert_eq!(
+            picked,
+            strings(&[
+                "--no-index",
+                "--find-links",
+                "wheels",
+                "--index-url=https://x/simple",
+                "--pre"
+            ])
+        );
+    }
+
+    #[test]
+    fn build_options_are_noticed() {
+        assert!(configures_builds(&strings(&[".", "-C", "k=v"])));
+        assert!(configures_builds(&strings(&[".", "-Ck=v"])));
+        assert!(configures_builds(&strings(&["--no-build-isolation", "."])));
+        assert!(configures_builds(&strings(&["--config-settings=k=v", "."])));
+        assert!(!configures_builds(&strings(&[
+            "-c",
+            "constraints.txt",
+            "."
+        ])));
+    }
+
+    #[test]
+    fn local_projects_follow_pips_path_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("svc");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join("setup.py"), "").unwrap();
+        std::fs::create_dir_all(dir.path().join("plain")).unwrap();
+        let svc = project.to_string_lossy().into_owned();
+        let with_extra = format!("{svc}[extra]");
+        let plain = dir.path().join("plain").to_string_lossy().into_owned();
+        let found = local_projects(&strings(&[
+            "--find-links",
+            &svc,
+            "-r",
+            &svc,
+            "requests",
+            &plain,
+            &with_extra,
+        ]));
+        assert_eq!(
+            found,
+            [LocalProject {
+                index: 6,
+                dir: project.clone(),
+                extras: "[extra]".into()
+            }]
+        );
     }
 }

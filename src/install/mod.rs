@@ -2,11 +2,14 @@
 //!
 //! Both are run as they are (`python -m pip install --target`, `uv pip install --target`);
 //! rshiv only chooses one, finds the interpreter, translates the few arguments whose
-//! spelling differs, and surfaces their output when they fail.
+//! spelling differs, and surfaces their output when they fail. Local project directories
+//! are built into wheels first, in a reused build environment (`project`, `build_env`).
 
 mod args;
+mod build_env;
 mod interpreter;
 mod pip;
+mod project;
 mod uv;
 
 use std::ffi::OsString;
@@ -17,6 +20,9 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 
 pub use args::{check_refused, names_requirements, translate_for_uv};
+pub use project::{build_local_projects, Prepared};
+
+use args::{configures_builds, index_options, local_projects};
 pub use interpreter::Interpreter;
 
 use crate::cli::InstallerChoice;
@@ -27,7 +33,7 @@ trait Frontend {
     /// `pip 23.2.1`, `uv 0.13.8`.
     fn describe(&self) -> String;
     /// The command that installs `args` into `target`.
-    fn command(&self, target: &Path, args: &[OsString]) -> Result<Command>;
+    fn command(&self, target: &Path, args: &[OsString], bytecode: Bytecode) -> Result<Command>;
     /// A hint for a failure, from the installer's own output.
     fn hint(&self, output: &str) -> Option<String>;
 }
@@ -68,38 +74,76 @@ impl Installer {
         verbose: bool,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let mut command = self.frontend.command(target, args)?;
-        let program = command.get_program().to_string_lossy().into_owned();
-        progress.start(Step::Installing, None);
-        let outcome = if verbose {
-            command
-                .stdin(Stdio::null())
-                .status()
-                .map(|status| (status, String::new()))
-        } else {
-            run_captured(command)
-        };
-        progress.finish();
-        let (status, output) = outcome.with_context(|| format!("could not run {program}"))?;
-        if status.success() {
-            return Ok(());
-        }
-        if !output.is_empty() {
-            let mut stderr = io::stderr().lock();
-            for line in output.lines() {
-                let _ = writeln!(stderr, "  | {line}");
-            }
-        }
-        let code = status
-            .code()
-            .map_or("a signal".to_string(), |c| format!("exit code {c}"));
-        let mut message = format!("{} failed ({code})", self.frontend.describe());
-        if let Some(hint) = self.frontend.hint(&output) {
-            message.push_str(": ");
-            message.push_str(&hint);
-        }
-        bail!(message)
+        self.install_with(target, args, Bytecode::Skip, verbose, progress)
     }
+
+    /// [`Installer::install`], choosing whether the installer compiles bytecode.
+    fn install_with(
+        &self,
+        target: &Path,
+        args: &[OsString],
+        bytecode: Bytecode,
+        verbose: bool,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let command = self.frontend.command(target, args, bytecode)?;
+        progress.start(Step::Installing, None);
+        let outcome = run_reported(command, verbose);
+        progress.finish();
+        outcome?.map_err(|failure| {
+            let mut message = format!("{} failed ({})", self.frontend.describe(), failure.code);
+            if let Some(hint) = self.frontend.hint(&failure.output) {
+                message.push_str(": ");
+                message.push_str(&hint);
+            }
+            anyhow::anyhow!(message)
+        })
+    }
+}
+
+/// Whether an installer writes `.pyc` files for what it installs: not for a payload (the
+/// pyz compiles on its first run, with `--compile-pyc`), yes for a reused build environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bytecode {
+    Skip,
+    Compile,
+}
+
+/// A command that ran and failed: how it ended and what it printed.
+struct Failure {
+    /// `exit code 1`, `a signal`.
+    code: String,
+    /// Its merged output (empty when it went to the terminal).
+    output: String,
+}
+
+/// Run `command`: with `verbose`, its output goes straight to the terminal; otherwise it is
+/// kept, and on failure shown on stderr, each line marked `  | `. A command that cannot be
+/// started at all is an error of its own, naming the program.
+fn run_reported(mut command: Command, verbose: bool) -> Result<std::result::Result<(), Failure>> {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let outcome = if verbose {
+        command
+            .stdin(Stdio::null())
+            .status()
+            .map(|status| (status, String::new()))
+    } else {
+        run_captured(command)
+    };
+    let (status, output) = outcome.with_context(|| format!("could not run {program}"))?;
+    if status.success() {
+        return Ok(Ok(()));
+    }
+    if !output.is_empty() {
+        let mut stderr = io::stderr().lock();
+        for line in output.lines() {
+            let _ = writeln!(stderr, "  | {line}");
+        }
+    }
+    let code = status
+        .code()
+        .map_or("a signal".to_string(), |c| format!("exit code {c}"));
+    Ok(Err(Failure { code, output }))
 }
 
 /// Run with stdout and stderr merged into one captured text.

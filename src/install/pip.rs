@@ -1,4 +1,5 @@
-//! pip: `python -m pip install --target DIR --no-compile ARGS`.
+//! pip: `python -m pip install --target DIR --no-compile ARGS` (`--compile` for a build
+//! environment).
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -6,7 +7,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use super::{last_error_line, Frontend, Interpreter};
+use super::{last_error_line, Bytecode, Frontend, Interpreter};
 
 pub struct Pip {
     python: PathBuf,
@@ -25,12 +26,16 @@ impl Frontend for Pip {
         "pip".to_string()
     }
 
-    fn command(&self, target: &Path, args: &[OsString]) -> Result<Command> {
+    fn command(&self, target: &Path, args: &[OsString], bytecode: Bytecode) -> Result<Command> {
         let mut command = Command::new(&self.python);
         command
             .args(["-m", "pip", "install", "--target"])
             .arg(target)
-            .args(["--no-compile", "--no-warn-script-location"])
+            .arg(match bytecode {
+                Bytecode::Skip => "--no-compile",
+                Bytecode::Compile => "--compile",
+            })
+            .arg("--no-warn-script-location")
             .args(cross_defaults(args))
             .args(args)
             // Environment rather than flags: older pips do not know every flag.

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{last_error_line, translate_for_uv, Frontend, Interpreter};
+use super::{last_error_line, translate_for_uv, Bytecode, Frontend, Interpreter};
 
 pub struct Uv {
     program: PathBuf,
@@ -43,7 +43,7 @@ impl Frontend for Uv {
         }
     }
 
-    fn command(&self, target: &Path, args: &[OsString]) -> Result<Command> {
+    fn command(&self, target: &Path, args: &[OsString], bytecode: Bytecode) -> Result<Command> {
         let mut command = Command::new(&self.program);
         command
             .args(["pip", "install", "--target"])
@@ -52,6 +52,9 @@ impl Frontend for Uv {
             .arg(&self.python)
             .args(translate_for_uv(args)?)
             .env("UV_NO_PROGRESS", "1");
+        if bytecode == Bytecode::Compile {
+            command.arg("--compile-bytecode");
+        }
         Ok(command)
     }
 

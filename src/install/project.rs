@@ -1,0 +1,288 @@
+//! Local projects among the installer's arguments (`.`, `./service[extra]`), built into
+//! wheels by rshiv with their PEP 517 backend in a reused build environment
+//! ([`super::build_env`]), then handed to the installer as wheel files.
+//!
+//! This is what pip and uv would do (PEP 517 `get_requires_for_build_wheel`, then
+//! `build_wheel`, with the source tree as the working directory), in one interpreter
+//! instead of one per hook and with a byte-compiled backend: the build of a small project
+//! drops from ~0.9 s to ~0.2 s. Whatever rshiv does not take on is left to the installer
+//! unchanged: build options (`--config-settings`, `--no-build-isolation`, ...), projects
+//! named inside requirements files, and a `[build-system]` without `requires`.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::args::LocalProject;
+use super::build_env::{BuildEnv, Request};
+use super::{configures_builds, index_options, local_projects, run_reported, Installer};
+use crate::progress::{Progress, Step};
+
+/// The hook runner, run by the build environment's interpreter.
+const HOOKS: &str = include_str!("pep517_hooks.py");
+
+/// PEP 517's fallback for a tree without `build-backend`: setup.py through setuptools.
+const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
+/// PEP 518: "tools should use ... `setuptools` and `wheel`" when `[build-system]` is absent;
+/// setuptools has built wheels without `wheel` since 70.1, and its backend asks for it
+/// through `get_requires_for_build_wheel` when it needs it.
+const LEGACY_REQUIRES: &str = "setuptools>=40.8.0";
+
+/// The installer's arguments with local projects replaced by their wheels, and the locks
+/// that keep those wheels in place until the installer is done.
+pub struct Prepared {
+    pub args: Vec<OsString>,
+    _locks: Vec<File>,
+}
+
+impl Prepared {
+    /// The arguments as they are, for the installer to build what they name.
+    pub fn unchanged(args: &[OsString]) -> Prepared {
+        Prepared {
+            args: args.to_vec(),
+            _locks: Vec::new(),
+        }
+    }
+}
+
+/// Build every local project of `args` (unless the user configured the installer's builds),
+/// reporting each on stderr through `say`.
+pub fn build_local_projects(
+    installer: &Installer,
+    args: &[OsString],
+    verbose: bool,
+    progress: &dyn Progress,
+    say: &dyn Fn(&str),
+) -> Result<Prepared> {
+    let mut prepared = Prepared::unchanged(args);
+    let projects = local_projects(args);
+    if projects.is_empty() || configures_builds(args) {
+        return Ok(prepared);
+    }
+    let cache = super::build_env::cache_dir()?;
+    let index_args = index_options(args);
+    for project in projects {
+        let Some(system) = BuildSystem::read(&project.dir)? else {
+            continue;
+        };
+        say(&format!(
+            "building {} with {}",
+            project.dir.display(),
+            system.backend
+        ));
+        let (wheel, lock) = build_one(
+            &cache,
+            &project,
+            &system,
+            &Request {
+                installer,
+                requires: &system.requires,
+                index_args: &index_args,
+                verbose,
+                progress,
+            },
+        )?;
+        let mut arg = wheel.into_os_string();
+        arg.push(&project.extras);
+        prepared.args[project.index] = arg;
+        prepared._locks.push(lock);
+    }
+    Ok(prepared)
+}
+
+/// A project's `[build-system]` (PEP 518), with PEP 517's fallbacks filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BuildSystem {
+    requires: Vec<String>,
+    /// `module:object`.
+    backend: String,
+    /// In-tree backend directories, relative to the project.
+    backend_path: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PyProject {
+    #[serde(rename = "build-system")]
+    build_system: Option<RawBuildSystem>,
+}
+
+#[derive(Deserialize)]
+struct RawBuildSystem {
+    requires: Option<Vec<String>>,
+    #[serde(rename = "build-backend")]
+    build_backend: Option<String>,
+    #[serde(rename = "backend-path", default)]
+    backend_path: Vec<String>,
+}
+
+impl BuildSystem {
+    /// Read `dir/pyproject.toml`; `None` when the installer should build the project itself.
+    fn read(dir: &Path) -> Result<Option<BuildSystem>> {
+        let path = dir.join("pyproject.toml");
+        let legacy = |requires: Vec<String>| BuildSystem {
+            requires,
+            backend: LEGACY_BACKEND.to_string(),
+            backend_path: Vec::new(),
+        };
+        if !path.is_file() {
+            return Ok(Some(legacy(vec![LEGACY_REQUIRES.to_string()])));
+        }
+        let text = fs_err::read_to_string(&path)?;
+        Ok(Self::parse(&text)
+            .with_context(|| format!("{} is not valid TOML", path.display()))?
+            .map(|raw| match raw {
+                (requires, Some(backend), backend_path) => BuildSystem {
+                    requires,
+                    backend,
+                    backend_path,
+                },
+                (requires, None, _) => legacy(requires),
+            }))
+    }
+
+    /// `(requires, build-backend, backend-path)`, with PEP 518's default requirements for
+    /// a file without `[build-system]`; `None` for a table without `requires`.
+    #[allow(clippy::type_complexity)]
+    fn parse(text: &str) -> Result<Option<(Vec<String>, Option<String>, Vec<String>)>> {
+        let pyproject: PyProject =
+            toml::from_str(text).map_err(|err| anyhow::anyhow!(err.message().to_string()))?;
+        Ok(match pyproject.build_system {
+            None => Some((vec![LEGACY_REQUIRES.to_string()], None, Vec::new())),
+            Some(RawBuildSystem { requires: None, .. }) => None,
+            Some(RawBuildSystem {
+                requires: Some(requires),
+                build_backend,
+                backend_path,
+            }) => Some((requires, build_backend, backend_path)),
+        })
+    }
+}
+
+/// What the hook runner reports.
+#[derive(Deserialize)]
+struct HookResult {
+    wheel: Option<String>,
+    #[serde(default)]
+    missing: Vec<String>,
+}
+
+/// Build one project: its wheel's path, and the lock that keeps the wheel there.
+fn build_one(
+    cache: &Path,
+    project: &LocalProject,
+    system: &BuildSystem,
+    request: &Request,
+) -> Result<(PathBuf, File)> {
+    let source = fs_err::canonicalize(&project.dir)?;
+    let work = cache.join("projects").join(short_hash(&source));
+    fs_err::create_dir_all(cache.join("projects"))?;
+    // One build of a tree at a time: the backend writes into it (build/, *.egg-info).
+    let lock = fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(work.with_extension("lock"))?
+        .into_parts()
+        .0;
+    lock.lock()
+        .with_context(|| format!("could not lock {}", work.with_extension("lock").display()))?;
+    if work.exists() {
+        fs_err::remove_dir_all(&work)?;
+    }
+    let dist = work.join("dist");
+    fs_err::create_dir_all(&dist)?;
+    let hooks = work.join("pep517_hooks.py");
+    fs_err::write(&hooks, HOOKS)?;
+
+    let mut requires = system.requires.clone();
+    for _round in 0..2 {
+        let env = BuildEnv::ready(
+            cache,
+            &Request {
+                requires: &requires,
+                ..*request
+            },
+        )?;
+        let result = work.join("result.json");
+        let mut command = Command::new(&env.python);
+        command
+            .arg("-I")
+            .arg(&hooks)
+            .arg(&system.backend)
+            .arg(serde_json::to_string(&system.backend_path)?)
+            .arg(&dist)
+            .arg(&result)
+            .current_dir(&source);
+        if request.verbose {
+            command.env("RSHIV_HOOKS_TRACEBACK", "1");
+        }
+        request.progress.start(Step::Building, None);
+        let outcome = run_reported(command, request.verbose);
+        request.progress.finish();
+        if let Err(failure) = outcome? {
+            let last = failure
+                .output
+                .lines()
+                .rev()
+                .map(str::trim)
+                .find(|l| !l.is_empty());
+            bail!(
+                "building {} with {} failed ({}){}",
+                project.dir.display(),
+                system.backend,
+                failure.code,
+                last.map(|line| format!(": {line}")).unwrap_or_default()
+            );
+        }
+        let reported: HookResult = serde_json::from_slice(&fs_err::read(&result)?)
+            .with_context(|| format!("{} is not the hook runner's report", result.display()))?;
+        if let Some(wheel) = reported.wheel {
+            return Ok((dist.join(wheel), lock));
+        }
+        requires.extend(reported.missing);
+    }
+    bail!(
+        "building {} failed: its build backend {} still asks for {} once installed",
+        project.dir.display(),
+        system.backend,
+        requires.join(", ")
+    )
+}
+
+/// 16 hex digits of the SHA-256 of a path.
+fn short_hash(path: &Path) -> String {
+    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_system_fallbacks_follow_peps_517_and_518() {
+        let parse = |text| BuildSystem::parse(text).unwrap();
+        assert_eq!(
+            parse("[project]\nname = 'x'\n"),
+            Some((vec![LEGACY_REQUIRES.to_string()], None, vec![]))
+        );
+        assert_eq!(
+            parse("[build-system]\nrequires = ['setuptools>=61']\n"),
+            Some((vec!["setuptools>=61".to_string()], None, vec![]))
+        );
+        assert_eq!(
+            parse(
+                "[build-system]\nrequires = []\nbuild-backend = 'backend'\nbackend-path = ['_b']\n"
+            ),
+            Some((vec![], Some("backend".to_string()), vec!["_b".to_string()]))
+        );
+        assert_eq!(parse("[build-system]\nbuild-backend = 'x'\n"), None);
+        assert!(BuildSystem::parse("[build-system\n").is_err());
+    }
+}
