@@ -122,6 +122,11 @@ fn build_requirements_come_from_the_users_find_links(installer: Installer, dynam
         "a build requirement is not part of the payload: {payload:?}"
     );
 
+    assert!(
+        !t.path("app/_backend/__pycache__").exists(),
+        "PYTHONDONTWRITEBYTECODE is honoured in the project's tree"
+    );
+
     build();
     assert_eq!(environments(&t), first, "the environment is reused");
     let again = std::fs::metadata(first[0].join(".rshiv-build-env"))

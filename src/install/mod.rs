@@ -20,10 +20,10 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 
 pub use args::{check_refused, names_requirements, translate_for_uv};
+pub use interpreter::Interpreter;
 pub use project::{build_local_projects, Prepared};
 
 use args::{configures_builds, index_options, local_projects};
-pub use interpreter::Interpreter;
 
 use crate::cli::InstallerChoice;
 use crate::progress::{Progress, Step};

@@ -57,6 +57,10 @@ def missing(requirements):
 def main(spec, backend_path_json, wheel_dir, result_file):
     """Run the hooks and write the result file."""
     sys.stdout = sys.stderr
+    # `-I` keeps PYTHONPATH and the user's site-packages out of the build; the wish not to
+    # write bytecode into the project's tree is still the user's.
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        sys.dont_write_bytecode = True
     backend = load_backend(spec, json.loads(backend_path_json))
     hook = getattr(backend, "get_requires_for_build_wheel", None)
     requires = list(hook(None)) if hook else []
