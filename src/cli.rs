@@ -213,7 +213,7 @@ pub struct BuildArgs {
     pub quiet: bool,
 
     /// Arguments for the installer (filled by `split_args`, never by clap itself).
-    #[arg(hide = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(hide = true)]
     pub installer_args: Vec<OsString>,
 }
 
@@ -350,5 +350,24 @@ mod tests {
     #[test]
     fn definitions_are_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Short options with their value attached (`-j1`, `-ofile`) are rshiv's, wherever they
+    /// come, and clap takes them as such (a positional that allowed hyphen values once
+    /// swallowed the whole command line when one came first).
+    #[test]
+    fn attached_short_values_are_ours() {
+        let (ours, theirs) = split_args(
+            ["-j1", "-q", "-oapp.pyz", "-csimple_api", "requests"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+        );
+        assert_eq!(theirs, [OsString::from("requests")]);
+        let cli = Cli::parse_from(std::iter::once(OsString::from("rshiv")).chain(ours));
+        assert_eq!(cli.build.jobs, Some(1));
+        assert!(cli.build.quiet);
+        assert_eq!(cli.build.output_file, Some(PathBuf::from("app.pyz")));
+        assert_eq!(cli.build.console_script.as_deref(), Some("simple_api"));
     }
 }

@@ -24,6 +24,7 @@ fn help_lists_every_option() {
         "--build-id",
         "--installer",
         "--build-python",
+        "--no-reuse-build-env",
     ] {
         out.stdout_contains(option);
     }
@@ -88,4 +89,30 @@ fn broken_pipe_is_a_clean_exit() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Short options with an attached value (`-j1`, `-oFILE`, `-cNAME`), first on the line as a
+/// user types them, are rshiv's and the build runs.
+#[test]
+fn attached_short_values_build() {
+    let python = crate::python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[crate::support::greet()]);
+    t.rshiv()
+        .args([
+            "-j1",
+            "-q",
+            "-oapp.pyz",
+            "-cgreet",
+            "--no-index",
+            "--find-links",
+        ])
+        .arg(&wheels)
+        .arg("greet")
+        .run()
+        .success();
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("hello from greet\n");
 }
