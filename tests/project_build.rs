@@ -304,3 +304,28 @@ fn concurrent_builds_share_one_environment() {
             .stdout_is("built with the helper\n");
     }
 }
+
+/// A build cache that cannot be made (here its parent is a file) costs only the reuse: one
+/// warning, and the installer builds the project.
+#[test]
+fn an_unusable_build_cache_leaves_the_build_to_the_installer() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = PathBuf::from(t.mkdir("wheels"));
+    proj().write(&t.path("proj"));
+    t.write("not-a-dir", "");
+    t.rshiv()
+        .installer(Installer::preferred())
+        .env("RSHIV_BUILD_CACHE", t.path("not-a-dir/cache"))
+        .args(["--no-index", "--find-links"])
+        .arg(&wheels)
+        .args(["./proj", "-c", "proj", "-o", "app.pyz"])
+        .run()
+        .success()
+        .stderr_line_with(&["warning", "cannot use the build cache", "not-a-dir"])
+        .stderr_lacks("building ./proj");
+    t.pyz(&python, "app.pyz")
+        .run()
+        .success()
+        .stdout_is("proj main\n");
+}

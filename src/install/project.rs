@@ -64,7 +64,15 @@ pub fn build_local_projects(
     if projects.is_empty() || configures_builds(args) {
         return Ok(prepared);
     }
-    let cache = super::build_env::cache_dir()?;
+    let cache = match usable_cache() {
+        Ok(cache) => cache,
+        Err(err) => {
+            say(&format!(
+                "warning: {err:#}; the installer builds the project in a fresh environment"
+            ));
+            return Ok(prepared);
+        }
+    };
     let index_args = index_options(args);
     for project in projects {
         let Some(system) = BuildSystem::read(&project.dir)? else {
@@ -93,6 +101,16 @@ pub fn build_local_projects(
         prepared._locks.push(lock);
     }
     Ok(prepared)
+}
+
+/// The build cache, created if needed: a home without one (a read-only `HOME`, none set)
+/// only costs the reuse, so the caller falls back to the installer's own build.
+fn usable_cache() -> Result<PathBuf> {
+    let cache = super::build_env::cache_dir()?;
+    fs_err::create_dir_all(cache.join("envs"))
+        .and_then(|()| fs_err::create_dir_all(cache.join("projects")))
+        .context("cannot use the build cache")?;
+    Ok(cache)
 }
 
 /// A project's `[build-system]` (PEP 518), with PEP 517's fallbacks filled in.
@@ -180,7 +198,6 @@ fn build_one(
 ) -> Result<(PathBuf, File)> {
     let source = fs_err::canonicalize(&project.dir)?;
     let work = cache.join("projects").join(short_hash(&source));
-    fs_err::create_dir_all(cache.join("projects"))?;
     // One build of a tree at a time: the backend writes into it (build/, *.egg-info).
     let lock = fs_err::OpenOptions::new()
         .read(true)
