@@ -28,9 +28,9 @@ const HOOKS: &str = include_str!("pep517_hooks.py");
 
 /// PEP 517's fallback for a tree without `build-backend`: setup.py through setuptools.
 const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
-/// PEP 518: "tools should use ... `setuptools` and `wheel`" when `[build-system]` is absent;
-/// setuptools has built wheels without `wheel` since 70.1, and its backend asks for it
-/// through `get_requires_for_build_wheel` when it needs it.
+/// The requirements of a project without `[build-system]` (PEP 518's defaults), as pip has
+/// used them since 24.0: without `wheel`, which setuptools' `get_requires_for_build_wheel`
+/// asks for itself when it needs it.
 const LEGACY_REQUIRES: &str = "setuptools>=40.8.0";
 
 /// The installer's arguments with local projects replaced by their wheels, and the locks
