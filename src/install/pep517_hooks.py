@@ -3,12 +3,14 @@
 Run by rshiv with a reused build environment's interpreter and the project directory as
 the working directory (PEP 517: "the source tree is the current working directory"):
 
-    python -I pep517_hooks.py BACKEND BACKEND_PATH_JSON WHEEL_DIR RESULT_FILE
+    python -I pep517_hooks.py BACKEND BACKEND_PATH_JSON WHEEL_DIR RESULT_FILE MODE
 
-It calls ``get_requires_for_build_wheel``; when every requirement it returns is installed,
-it calls ``build_wheel`` in the same process and writes ``{"wheel": NAME}`` to RESULT_FILE;
-otherwise it writes ``{"missing": [...]}`` so that rshiv can make an environment that has
-them. The backend's own output goes to stderr: stdout is not ours to read. A backend that
+With MODE ``check``, it calls ``get_requires_for_build_wheel``; when every requirement it
+returns is installed, it calls ``build_wheel`` in the same process and writes
+``{"wheel": NAME}`` to RESULT_FILE; otherwise it writes ``{"missing": [...]}`` so that rshiv
+can make an environment that has them, and run it again with MODE ``build``, which builds
+without asking (as pip does once it has installed what the hook returned: a requirement
+whose marker excludes this interpreter is never installed, and only names are compared). The backend's own output goes to stderr: stdout is not ours to read. A backend that
 raises ends with its exception's last line (the whole traceback with RSHIV_HOOKS_TRACEBACK=1,
 which `rshiv -v` sets) and exit status 1.
 """
@@ -54,7 +56,7 @@ def missing(requirements):
     return absent
 
 
-def main(spec, backend_path_json, wheel_dir, result_file):
+def main(spec, backend_path_json, wheel_dir, result_file, mode):
     """Run the hooks and write the result file."""
     sys.stdout = sys.stderr
     # `-I` keeps PYTHONPATH and the user's site-packages out of the build; the wish not to
@@ -63,7 +65,7 @@ def main(spec, backend_path_json, wheel_dir, result_file):
         sys.dont_write_bytecode = True
     backend = load_backend(spec, json.loads(backend_path_json))
     hook = getattr(backend, "get_requires_for_build_wheel", None)
-    requires = list(hook(None)) if hook else []
+    requires = list(hook(None)) if hook and mode == "check" else []
     absent = missing(requires)
     if absent:
         result = {"missing": absent}
@@ -75,7 +77,7 @@ def main(spec, backend_path_json, wheel_dir, result_file):
 
 if __name__ == "__main__":
     try:
-        main(*sys.argv[1:5])
+        main(*sys.argv[1:6])
     except Exception as error:  # the backend's failure, which rshiv reports in one line
         if os.environ.get("RSHIV_HOOKS_TRACEBACK") == "1":
             traceback.print_exc()

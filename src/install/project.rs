@@ -218,7 +218,7 @@ fn build_one(
     fs_err::write(&hooks, HOOKS)?;
 
     let mut requires = system.requires.clone();
-    for _round in 0..2 {
+    for mode in ["check", "build"] {
         let env = BuildEnv::ready(
             cache,
             &Request {
@@ -235,6 +235,7 @@ fn build_one(
             .arg(serde_json::to_string(&system.backend_path)?)
             .arg(&dist)
             .arg(&result)
+            .arg(mode)
             .current_dir(&source);
         if request.verbose {
             command.env("RSHIV_HOOKS_TRACEBACK", "1");
@@ -265,10 +266,9 @@ fn build_one(
         requires.extend(reported.missing);
     }
     bail!(
-        "building {} failed: its build backend {} still asks for {} once installed",
-        project.dir.display(),
+        "{} reported no wheel for {}",
         system.backend,
-        requires.join(", ")
+        project.dir.display()
     )
 }
 
