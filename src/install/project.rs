@@ -103,13 +103,22 @@ pub fn build_local_projects(
     Ok(prepared)
 }
 
-/// The build cache, created if needed: a home without one (a read-only `HOME`, none set)
-/// only costs the reuse, so the caller falls back to the installer's own build.
+/// The build cache, created if needed: a home without one (a read-only `HOME`, none set,
+/// a file system without `flock`) only costs the reuse, so the caller falls back to the
+/// installer's own build.
 fn usable_cache() -> Result<PathBuf> {
     let cache = super::build_env::cache_dir()?;
-    fs_err::create_dir_all(cache.join("envs"))
-        .and_then(|()| fs_err::create_dir_all(cache.join("projects")))
-        .context("cannot use the build cache")?;
+    let usable = || -> std::io::Result<()> {
+        fs_err::create_dir_all(cache.join("envs"))?;
+        fs_err::create_dir_all(cache.join("projects"))?;
+        let probe = fs_err::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(cache.join("envs").join(".probe.lock"))?;
+        probe.file().lock_shared()
+    };
+    usable().with_context(|| format!("cannot use the build cache {}", cache.display()))?;
     Ok(cache)
 }
 
