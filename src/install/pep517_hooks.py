@@ -21,11 +21,7 @@ import os
 import re
 import sys
 import traceback
-
-try:
-    from importlib import metadata
-except ImportError:  # pragma: no cover - Python 3.7 and older are not supported
-    metadata = None
+from importlib import metadata
 
 NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -78,7 +74,7 @@ def main(spec, backend_path_json, wheel_dir, result_file, mode):
 if __name__ == "__main__":
     try:
         main(*sys.argv[1:6])
-    except Exception as error:  # the backend's failure, which rshiv reports in one line
+    except Exception as error:  # noqa: BLE001 - any failure of the backend's, told in a line
         if os.environ.get("RSHIV_HOOKS_TRACEBACK") == "1":
             traceback.print_exc()
         sys.stderr.write("".join(traceback.format_exception_only(type(error), error)))
