@@ -141,17 +141,11 @@ fn uv_platform(tag: &str) -> Result<String> {
 }
 
 /// Installer options (pip's and uv's) whose value is the next argument, so that in
-/// `--find-links wheels` the word `wheels` is not taken for a requirement.
+/// `--find-links wheels` the word `wheels` is not taken for a requirement; the index
+/// options among them are in [`INDEX_OPTIONS`], and [`takes_value`] asks both lists.
 const OPTIONS_WITH_VALUES: &[&str] = &[
     "-c",
     "--constraint",
-    "-i",
-    "--index-url",
-    "--extra-index-url",
-    "--index",
-    "--default-index",
-    "-f",
-    "--find-links",
     "--platform",
     "--python-platform",
     "--python-version",
@@ -159,12 +153,6 @@ const OPTIONS_WITH_VALUES: &[&str] = &[
     "--abi",
     "--only-binary",
     "--no-binary",
-    "--trusted-host",
-    "--cert",
-    "--client-cert",
-    "--proxy",
-    "--retries",
-    "--timeout",
     "-C",
     "--config-settings",
     "--global-option",
@@ -176,11 +164,8 @@ const OPTIONS_WITH_VALUES: &[&str] = &[
     "-P",
     "--upgrade-package",
     "--override",
-    "--index-strategy",
-    "--keyring-provider",
     "--resolution",
     "--prerelease",
-    "--exclude-newer",
     "--link-mode",
     "--group",
     "--report",

@@ -70,20 +70,13 @@ pub struct Request<'a> {
 
 impl BuildEnv {
     /// The environment for `request` under `cache`, made first if it is missing or too old.
+    /// The caller has made `cache/envs` (see `project::usable_cache`).
     pub fn ready(cache: &Path, request: &Request) -> Result<BuildEnv> {
         let envs = cache.join("envs");
-        fs_err::create_dir_all(&envs)?;
         let key = key(request);
         let dir = envs.join(&key);
         let lock_path = envs.join(format!("{key}.lock"));
-        let lock = fs_err::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)?
-            .into_parts()
-            .0;
+        let lock = open_lock_file(&lock_path)?;
         let locked = |what| format!("could not lock {} {what}", lock_path.display());
         lock.lock_shared().with_context(|| locked("shared"))?;
         if !is_fresh(&dir) {
@@ -98,6 +91,17 @@ impl BuildEnv {
             _lock: lock,
         })
     }
+}
+
+/// Open (creating it if needed, never truncating) a file that is only ever `flock`ed.
+pub fn open_lock_file(path: &Path) -> Result<File> {
+    let file = fs_err::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    Ok(file.into_parts().0)
 }
 
 /// Whether `dir` is a complete environment made less than [`MAX_AGE`] ago.

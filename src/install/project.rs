@@ -19,7 +19,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::args::LocalProject;
-use super::build_env::{BuildEnv, Request};
+use super::build_env::{open_lock_file, BuildEnv, Request};
 use super::{configures_builds, index_options, local_projects, run_reported, Installer};
 use crate::progress::{Progress, Step};
 
@@ -108,15 +108,11 @@ pub fn build_local_projects(
 /// installer's own build.
 fn usable_cache() -> Result<PathBuf> {
     let cache = super::build_env::cache_dir()?;
-    let usable = || -> std::io::Result<()> {
+    let usable = || -> Result<()> {
         fs_err::create_dir_all(cache.join("envs"))?;
         fs_err::create_dir_all(cache.join("projects"))?;
-        let probe = fs_err::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(cache.join("envs").join(".probe.lock"))?;
-        probe.file().lock_shared()
+        open_lock_file(&cache.join("envs").join(".probe.lock"))?.lock_shared()?;
+        Ok(())
     };
     usable().with_context(|| format!("cannot use the build cache {}", cache.display()))?;
     Ok(cache)
@@ -148,44 +144,47 @@ struct RawBuildSystem {
 }
 
 impl BuildSystem {
-    /// Read `dir/pyproject.toml`; `None` when the installer should build the project itself.
-    fn read(dir: &Path) -> Result<Option<BuildSystem>> {
-        let path = dir.join("pyproject.toml");
-        let legacy = |requires: Vec<String>| BuildSystem {
+    /// The legacy setuptools build of a tree without `build-backend` (PEP 517).
+    fn legacy(requires: Vec<String>) -> BuildSystem {
+        BuildSystem {
             requires,
             backend: LEGACY_BACKEND.to_string(),
             backend_path: Vec::new(),
-        };
-        if !path.is_file() {
-            return Ok(Some(legacy(vec![LEGACY_REQUIRES.to_string()])));
         }
-        let text = fs_err::read_to_string(&path)?;
-        Ok(Self::parse(&text)
-            .with_context(|| format!("{} is not valid TOML", path.display()))?
-            .map(|raw| match raw {
-                (requires, Some(backend), backend_path) => BuildSystem {
-                    requires,
-                    backend,
-                    backend_path,
-                },
-                (requires, None, _) => legacy(requires),
-            }))
     }
 
-    /// `(requires, build-backend, backend-path)`, with PEP 518's default requirements for
+    /// Read `dir/pyproject.toml`; `None` when the installer should build the project itself.
+    fn read(dir: &Path) -> Result<Option<BuildSystem>> {
+        let path = dir.join("pyproject.toml");
+        if !path.is_file() {
+            return Ok(Some(Self::legacy(vec![LEGACY_REQUIRES.to_string()])));
+        }
+        let text = fs_err::read_to_string(&path)?;
+        Self::parse(&text).with_context(|| format!("{} is not valid TOML", path.display()))
+    }
+
+    /// The build system `pyproject.toml` describes, with PEP 518's default requirements for
     /// a file without `[build-system]`; `None` for a table without `requires`.
-    #[allow(clippy::type_complexity)]
-    fn parse(text: &str) -> Result<Option<(Vec<String>, Option<String>, Vec<String>)>> {
+    fn parse(text: &str) -> Result<Option<BuildSystem>> {
         let pyproject: PyProject =
             toml::from_str(text).map_err(|err| anyhow::anyhow!(err.message().to_string()))?;
         Ok(match pyproject.build_system {
-            None => Some((vec![LEGACY_REQUIRES.to_string()], None, Vec::new())),
+            None => Some(Self::legacy(vec![LEGACY_REQUIRES.to_string()])),
             Some(RawBuildSystem { requires: None, .. }) => None,
             Some(RawBuildSystem {
                 requires: Some(requires),
-                build_backend,
+                build_backend: None,
+                ..
+            }) => Some(Self::legacy(requires)),
+            Some(RawBuildSystem {
+                requires: Some(requires),
+                build_backend: Some(backend),
                 backend_path,
-            }) => Some((requires, build_backend, backend_path)),
+            }) => Some(BuildSystem {
+                requires,
+                backend,
+                backend_path,
+            }),
         })
     }
 }
@@ -208,14 +207,7 @@ fn build_one(
     let source = fs_err::canonicalize(&project.dir)?;
     let work = cache.join("projects").join(short_hash(&source));
     // One build of a tree at a time: the backend writes into it (build/, *.egg-info).
-    let lock = fs_err::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(work.with_extension("lock"))?
-        .into_parts()
-        .0;
+    let lock = open_lock_file(&work.with_extension("lock"))?;
     lock.lock()
         .with_context(|| format!("could not lock {}", work.with_extension("lock").display()))?;
     if work.exists() {
@@ -296,17 +288,25 @@ mod tests {
         let parse = |text| BuildSystem::parse(text).unwrap();
         assert_eq!(
             parse("[project]\nname = 'x'\n"),
-            Some((vec![LEGACY_REQUIRES.to_string()], None, vec![]))
+            Some(BuildSystem::legacy(vec![LEGACY_REQUIRES.to_string()]))
         );
         assert_eq!(
             parse("[build-system]\nrequires = ['setuptools>=61']\n"),
-            Some((vec!["setuptools>=61".to_string()], None, vec![]))
+            Some(BuildSystem {
+                requires: vec!["setuptools>=61".to_string()],
+                backend: LEGACY_BACKEND.to_string(),
+                backend_path: vec![],
+            })
         );
         assert_eq!(
             parse(
                 "[build-system]\nrequires = []\nbuild-backend = 'backend'\nbackend-path = ['_b']\n"
             ),
-            Some((vec![], Some("backend".to_string()), vec!["_b".to_string()]))
+            Some(BuildSystem {
+                requires: vec![],
+                backend: "backend".to_string(),
+                backend_path: vec!["_b".to_string()],
+            })
         );
         assert_eq!(parse("[build-system]\nbuild-backend = 'x'\n"), None);
         assert!(BuildSystem::parse("[build-system\n").is_err());
