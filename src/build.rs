@@ -57,6 +57,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         let prepared = if settings.reuse_build_env {
             install::build_local_projects(
                 &installer,
+                staging.path(),
                 &settings.installer_args,
                 settings.verbose,
                 progress,
@@ -69,8 +70,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             settings,
             &format!("installing with {}", installer.describe()),
         );
-        installer.install(staging.path(), &prepared.args, settings.verbose, progress)?;
-        drop(prepared);
+        installer.install_prepared(staging.path(), prepared, settings.verbose, progress)?;
         stage::normalize_installed(staging.path())?;
         interpreter = Some(installer.python);
     }

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::python;
-use crate::support::{proj, Installer, Pyz, Test, Wheel};
+use crate::support::{proj, Installer, Output, Project, Pyz, Test, Wheel};
+use crate::{python, uv};
 
 /// A PEP 517 backend that needs the `buildhelper` distribution to build: it ships `app.py`,
 /// whose `main` prints what `buildhelper.MARK` was at build time. With `dynamic`, the
@@ -143,7 +143,8 @@ fn a_failing_backend_is_reported_with_its_output() {
     let t = Test::new();
     t.write(
         "app/pyproject.toml",
-        "[build-system]\nrequires = []\nbuild-backend = 'backend'\nbackend-path = ['.']\n",
+        "[build-system]\nrequires = []\nbuild-backend = 'backend'\nbackend-path = ['.']\n\
+         [project]\nname = 'app'\nversion = '1.0'\ndependencies = ['dep']\n",
     );
     t.write(
         "app/backend.py",
@@ -183,7 +184,15 @@ fn the_installer_builds_the_same_payload() {
         .success()
         .stderr_line_with(&["building", "proj"]);
     std::fs::remove_dir_all(t.path("xdg-cache/rshiv-build")).expect("remove the build cache");
-    t.build(
+    the_installer_builds_ours(&t, &wheels).stderr_lacks("building");
+    assert!(environments(&t).is_empty());
+}
+
+/// Build `./proj` with `--no-reuse-build-env` (the installer builds it) into `theirs.pyz`,
+/// and check that its payload is the one of `ours.pyz`.
+#[track_caller]
+fn the_installer_builds_ours(t: &Test, wheels: &Path) -> Output {
+    let output = t.build(
         &[
             "--no-reuse-build-env",
             "./proj",
@@ -192,17 +201,14 @@ fn the_installer_builds_the_same_payload() {
             "-o",
             "theirs.pyz",
         ],
-        &wheels,
-    )
-    .success()
-    .stderr_lacks("building");
-    assert!(environments(&t).is_empty());
-    let ours = Pyz::open(t.path("ours.pyz"));
-    let theirs = Pyz::open(t.path("theirs.pyz"));
-    assert_eq!(
-        ours.environment()["build_id"],
-        theirs.environment()["build_id"]
+        wheels,
     );
+    output.success();
+    assert_eq!(
+        Pyz::open(t.path("ours.pyz")).environment()["build_id"],
+        Pyz::open(t.path("theirs.pyz")).environment()["build_id"]
+    );
+    output
 }
 
 /// Options for the installer's own builds (`--config-settings` here) leave the project to
@@ -329,4 +335,55 @@ fn an_unusable_build_cache_leaves_the_build_to_the_installer() {
         .run()
         .success()
         .stdout_is("proj main\n");
+}
+
+/// With uv, the dependencies that `[project]` declares are installed while the project
+/// builds; the payload is the one of a build without the overlap, and the pyz runs.
+#[test]
+fn declared_dependencies_install_while_the_project_builds() {
+    let python = python!(11);
+    let _ = uv!();
+    let t = Test::new();
+    let wheels = t.wheels(&[Wheel::new("dep", "1.0").file("dep.py", "WORD = 'from dep'\n")]);
+    proj_using_dep().write(&t.path("proj"));
+    t.build(&["-v", "./proj", "-c", "proj", "-o", "ours.pyz"], &wheels)
+        .success()
+        .stderr_line_with(&["installing the declared dependencies while"])
+        .stderr_lacks("did not work out");
+    t.pyz(&python, "ours.pyz")
+        .run()
+        .success()
+        .stdout_is("proj from dep\n");
+    the_installer_builds_ours(&t, &wheels);
+}
+
+/// A backend whose wheel requires something other than `[project]` declares (against
+/// PEP 621): the early install fails on the declared name, and the build falls back to one
+/// install of the wheel, which holds what the wheel requires.
+#[test]
+fn dependencies_declared_wrongly_fall_back_to_one_install() {
+    let _ = uv!();
+    let t = Test::new();
+    let wheels = t.wheels(&[Wheel::new("dep", "1.0").file("dep.py", "WORD = 'from dep'\n")]);
+    let dir = proj_using_dep().write(&t.path("proj"));
+    let pyproject = std::fs::read_to_string(dir.join("pyproject.toml")).expect("read");
+    let wrong = pyproject.replace(r#"["dep"]"#, r#"["not-on-any-index"]"#);
+    assert_ne!(wrong, pyproject);
+    std::fs::write(dir.join("pyproject.toml"), wrong).expect("write");
+    t.build(&["-v", "./proj", "-c", "proj", "-o", "app.pyz"], &wheels)
+        .success()
+        .stderr_line_with(&["installing the dependencies first did not work out"]);
+    let payload = Pyz::open(t.path("app.pyz")).payload_names();
+    assert!(payload.contains(&"dep.py".to_owned()), "{payload:?}");
+}
+
+/// `proj`, whose `main` prints a word of its dependency `dep`.
+fn proj_using_dep() -> Project {
+    Project::new("proj", "0.1")
+        .file(
+            "proj/__init__.py",
+            "def main():\n    import dep\n    print('proj', dep.WORD)\n",
+        )
+        .console_script("proj", "proj:main")
+        .dependency("dep")
 }

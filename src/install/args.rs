@@ -236,6 +236,31 @@ const BUILD_OPTIONS: &[&str] = &[
     "--no-use-pep517",
 ];
 
+/// Options under which installing a project's dependencies on their own, then the project
+/// from the installer's cache, could end differently from one install of everything: the
+/// dependencies would become direct requirements (`--resolution lowest-direct`,
+/// `--prerelease explicit`), be refused unpinned (`--require-hashes`), be skipped
+/// (`--no-deps`), or the cache be bypassed (`--no-cache`, `--refresh`).
+const SPLIT_HAZARDS: &[&str] = &[
+    "--no-deps",
+    "--require-hashes",
+    "--resolution",
+    "--prerelease",
+    "--no-cache",
+    "--no-cache-dir",
+    "-n",
+    "--refresh",
+    "--refresh-package",
+];
+
+/// Whether the arguments rule out installing dependencies ahead of their project.
+pub fn splits_unsafely(args: &[OsString]) -> bool {
+    args.iter().any(|arg| {
+        let text = arg.to_string_lossy();
+        SPLIT_HAZARDS.contains(&text.split('=').next().unwrap_or(&text))
+    })
+}
+
 /// The installer arguments that choose indexes, find-links and network behaviour, in order.
 pub fn index_options(args: &[OsString]) -> Vec<OsString> {
     let mut out = Vec::new();

@@ -7,6 +7,7 @@
 
 mod args;
 mod build_env;
+mod early;
 mod interpreter;
 mod pip;
 mod project;
@@ -15,7 +16,8 @@ mod uv;
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 
 use anyhow::{bail, Context, Result};
 
@@ -36,6 +38,11 @@ trait Frontend {
     fn command(&self, target: &Path, args: &[OsString], bytecode: Bytecode) -> Result<Command>;
     /// A hint for a failure, from the installer's own output.
     fn hint(&self, output: &str) -> Option<String>;
+    /// The flag that has the installer resolve from its cache alone, stale or not, when it
+    /// has one (uv's `--offline`); what makes [`early`] possible.
+    fn offline_flag(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// A chosen installer, ready to run.
@@ -75,6 +82,29 @@ impl Installer {
         progress: &dyn Progress,
     ) -> Result<()> {
         self.install_with(target, args, Bytecode::Skip, verbose, progress)
+    }
+
+    /// Install what `prepared` names into `target`: finish the install that started while
+    /// the local projects were building, if one did, else install as
+    /// [`Installer::install`] does. The build-time locks are released at the end.
+    pub fn install_prepared(
+        &self,
+        target: &Path,
+        prepared: Prepared,
+        verbose: bool,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let Prepared {
+            args,
+            early,
+            _locks,
+        } = prepared;
+        if let Some(early) = early {
+            if early.finish(self, target, &args, verbose, progress)? {
+                return Ok(());
+            }
+        }
+        self.install(target, &args, verbose, progress)
     }
 
     /// [`Installer::install`], choosing whether the installer compiles bytecode.
@@ -147,19 +177,63 @@ fn run_reported(mut command: Command, verbose: bool) -> Result<std::result::Resu
 }
 
 /// Run with stdout and stderr merged into one captured text.
-fn run_captured(mut command: Command) -> io::Result<(std::process::ExitStatus, String)> {
+fn run_captured(command: Command) -> io::Result<(ExitStatus, String)> {
+    spawn_captured(command)?.wait()
+}
+
+/// A command started with its stdout and stderr merged into one captured text, read on a
+/// thread of its own so that the command never blocks on a full pipe. Dropped before
+/// [`Background::wait`], the command is killed.
+struct Background {
+    child: Child,
+    reader: Option<JoinHandle<io::Result<Vec<u8>>>>,
+}
+
+fn spawn_captured(mut command: Command) -> io::Result<Background> {
     let (mut reader, writer) = io::pipe()?;
     command
         .stdin(Stdio::null())
         .stdout(writer.try_clone()?)
         .stderr(writer);
-    let mut child = command.spawn()?;
+    let child = command.spawn()?;
     // The command holds the pipe's write ends: drop it so that reading ends with the child.
     drop(command);
-    let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes)?;
-    let status = child.wait()?;
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    let reader = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map(|_| bytes)
+    });
+    Ok(Background {
+        child,
+        reader: Some(reader),
+    })
+}
+
+impl Background {
+    /// How the command ended and what it printed.
+    fn wait(mut self) -> io::Result<(ExitStatus, String)> {
+        let bytes = self.read_all()?;
+        let status = self.child.wait()?;
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    fn read_all(&mut self) -> io::Result<Vec<u8>> {
+        match self.reader.take() {
+            Some(reader) => reader
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the output reader panicked"))),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.reader.is_some() {
+            let _ = self.child.kill();
+            let _ = self.read_all();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// The first executable `name` on PATH.

@@ -9,6 +9,7 @@
 //! unchanged: build options (`--config-settings`, `--no-build-isolation`, ...), projects
 //! named inside requirements files, and a `[build-system]` without `requires`.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 use super::args::LocalProject;
 use super::build_env::{open_lock_file, BuildEnv, Request};
+use super::early::Early;
 use super::{configures_builds, index_options, local_projects, run_reported, Installer};
 use crate::progress::{Progress, Step};
 
@@ -33,11 +35,13 @@ const LEGACY_BACKEND: &str = "setuptools.build_meta:__legacy__";
 /// asks for itself when it needs it.
 const LEGACY_REQUIRES: &str = "setuptools>=40.8.0";
 
-/// The installer's arguments with local projects replaced by their wheels, and the locks
-/// that keep those wheels in place until the installer is done.
+/// The installer's arguments with local projects replaced by their wheels, the install of
+/// their dependencies that runs meanwhile (if any), and the locks that keep those wheels in
+/// place until the installer is done.
 pub struct Prepared {
     pub args: Vec<OsString>,
-    _locks: Vec<File>,
+    pub(super) early: Option<Early>,
+    pub(super) _locks: Vec<File>,
 }
 
 impl Prepared {
@@ -45,15 +49,18 @@ impl Prepared {
     pub fn unchanged(args: &[OsString]) -> Prepared {
         Prepared {
             args: args.to_vec(),
+            early: None,
             _locks: Vec::new(),
         }
     }
 }
 
 /// Build every local project of `args` (unless the user configured the installer's builds),
-/// reporting each on stderr through `say`.
+/// reporting each on stderr through `say`; meanwhile, when [`Early`] applies, the installer
+/// installs their dependencies into `target`.
 pub fn build_local_projects(
     installer: &Installer,
+    target: &Path,
     args: &[OsString],
     verbose: bool,
     progress: &dyn Progress,
@@ -73,9 +80,24 @@ pub fn build_local_projects(
             return Ok(prepared);
         }
     };
+    let files = projects
+        .iter()
+        .map(|project| ProjectFile::read(&project.dir))
+        .collect::<Result<Vec<_>>>()?;
+    if files.iter().all(|file| file.build_system.is_some()) {
+        let declared: Vec<_> = projects
+            .iter()
+            .zip(&files)
+            .map(|(project, file)| (project, file.declared.as_ref()))
+            .collect();
+        prepared.early = Early::start(installer, target, args, &declared);
+        if prepared.early.is_some() && verbose {
+            say("installing the declared dependencies while the projects build");
+        }
+    }
     let index_args = index_options(args);
-    for project in projects {
-        let Some(system) = BuildSystem::read(&project.dir)? else {
+    for (project, file) in projects.iter().zip(files) {
+        let Some(system) = file.build_system else {
             continue;
         };
         say(&format!(
@@ -85,7 +107,7 @@ pub fn build_local_projects(
         ));
         let (wheel, lock) = build_one(
             &cache,
-            &project,
+            project,
             &system,
             &Request {
                 installer,
@@ -128,10 +150,20 @@ struct BuildSystem {
     backend_path: Vec<String>,
 }
 
+/// What rshiv reads of a project's `pyproject.toml`.
+struct ProjectFile {
+    /// How to build it; `None` when the installer should build it itself.
+    build_system: Option<BuildSystem>,
+    /// Its requirements, when `[project]` declares them statically.
+    declared: Option<Declared>,
+}
+
 #[derive(Deserialize)]
 struct PyProject {
     #[serde(rename = "build-system")]
     build_system: Option<RawBuildSystem>,
+    /// Read leniently: a `[project]` table rshiv cannot use only costs the overlap.
+    project: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -141,6 +173,30 @@ struct RawBuildSystem {
     build_backend: Option<String>,
     #[serde(rename = "backend-path", default)]
     backend_path: Vec<String>,
+}
+
+impl ProjectFile {
+    /// Read `dir/pyproject.toml`; a tree with `setup.py` alone is a legacy setuptools build.
+    fn read(dir: &Path) -> Result<ProjectFile> {
+        let path = dir.join("pyproject.toml");
+        if !path.is_file() {
+            return Ok(ProjectFile {
+                build_system: Some(BuildSystem::legacy(vec![LEGACY_REQUIRES.to_string()])),
+                declared: None,
+            });
+        }
+        let text = fs_err::read_to_string(&path)?;
+        Self::parse(&text).with_context(|| format!("{} is not valid TOML", path.display()))
+    }
+
+    fn parse(text: &str) -> Result<ProjectFile> {
+        let pyproject: PyProject =
+            toml::from_str(text).map_err(|err| anyhow::anyhow!(err.message().to_string()))?;
+        Ok(ProjectFile {
+            build_system: BuildSystem::from_table(pyproject.build_system),
+            declared: pyproject.project.as_ref().and_then(Declared::from_table),
+        })
+    }
 }
 
 impl BuildSystem {
@@ -153,22 +209,10 @@ impl BuildSystem {
         }
     }
 
-    /// Read `dir/pyproject.toml`; `None` when the installer should build the project itself.
-    fn read(dir: &Path) -> Result<Option<BuildSystem>> {
-        let path = dir.join("pyproject.toml");
-        if !path.is_file() {
-            return Ok(Some(Self::legacy(vec![LEGACY_REQUIRES.to_string()])));
-        }
-        let text = fs_err::read_to_string(&path)?;
-        Self::parse(&text).with_context(|| format!("{} is not valid TOML", path.display()))
-    }
-
-    /// The build system `pyproject.toml` describes, with PEP 518's default requirements for
-    /// a file without `[build-system]`; `None` for a table without `requires`.
-    fn parse(text: &str) -> Result<Option<BuildSystem>> {
-        let pyproject: PyProject =
-            toml::from_str(text).map_err(|err| anyhow::anyhow!(err.message().to_string()))?;
-        Ok(match pyproject.build_system {
+    /// The build system a `[build-system]` table describes, with PEP 518's default
+    /// requirements for a file without one; `None` for a table without `requires`.
+    fn from_table(table: Option<RawBuildSystem>) -> Option<BuildSystem> {
+        match table {
             None => Some(Self::legacy(vec![LEGACY_REQUIRES.to_string()])),
             Some(RawBuildSystem { requires: None, .. }) => None,
             Some(RawBuildSystem {
@@ -185,6 +229,63 @@ impl BuildSystem {
                 backend,
                 backend_path,
             }),
+        }
+    }
+}
+
+/// A project's requirements as `[project]` declares them (PEP 621). A field not listed in
+/// `dynamic` is the only source of that metadata: the backend must write these
+/// requirements into the wheel's `Requires-Dist` as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub name: String,
+    pub dependencies: Vec<String>,
+    /// `optional-dependencies` by extra; `None` when they are dynamic.
+    pub optional: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl Declared {
+    /// `None` when the name or the dependencies are missing, dynamic or not what PEP 621
+    /// says they are.
+    fn from_table(project: &toml::Value) -> Option<Declared> {
+        let strings = |value: &toml::Value| -> Option<Vec<String>> {
+            value
+                .as_array()?
+                .iter()
+                .map(|item| item.as_str().map(str::to_string))
+                .collect()
+        };
+        let dynamic = match project.get("dynamic") {
+            Some(value) => strings(value)?,
+            None => Vec::new(),
+        };
+        let is_dynamic = |field: &str| dynamic.iter().any(|d| d == field);
+        if is_dynamic("dependencies") {
+            return None;
+        }
+        let name = project.get("name")?.as_str()?.to_string();
+        let dependencies = match project.get("dependencies") {
+            Some(value) => strings(value)?,
+            None => Vec::new(),
+        };
+        let optional = if is_dynamic("optional-dependencies") {
+            None
+        } else {
+            match project.get("optional-dependencies") {
+                Some(table) => Some(
+                    table
+                        .as_table()?
+                        .iter()
+                        .map(|(extra, value)| Some((extra.clone(), strings(value)?)))
+                        .collect::<Option<_>>()?,
+                ),
+                None => Some(BTreeMap::new()),
+            }
+        };
+        Some(Declared {
+            name,
+            dependencies,
+            optional,
         })
     }
 }
@@ -285,7 +386,7 @@ mod tests {
 
     #[test]
     fn build_system_fallbacks_follow_peps_517_and_518() {
-        let parse = |text| BuildSystem::parse(text).unwrap();
+        let parse = |text| ProjectFile::parse(text).unwrap().build_system;
         assert_eq!(
             parse("[project]\nname = 'x'\n"),
             Some(BuildSystem::legacy(vec![LEGACY_REQUIRES.to_string()]))
@@ -309,6 +410,40 @@ mod tests {
             })
         );
         assert_eq!(parse("[build-system]\nbuild-backend = 'x'\n"), None);
-        assert!(BuildSystem::parse("[build-system\n").is_err());
+        assert!(ProjectFile::parse("[build-system\n").is_err());
+    }
+
+    #[test]
+    fn declared_requirements_are_static_ones_only() {
+        let declared = |text: &str| ProjectFile::parse(text).unwrap().declared;
+        assert_eq!(
+            declared(
+                "[project]\nname = 'app'\ndependencies = ['a>=1']\n\
+                 [project.optional-dependencies]\nfast = ['b']\n"
+            ),
+            Some(Declared {
+                name: "app".into(),
+                dependencies: vec!["a>=1".into()],
+                optional: Some(BTreeMap::from([("fast".into(), vec!["b".into()])])),
+            })
+        );
+        assert_eq!(
+            declared("[project]\nname = 'app'\ndynamic = ['optional-dependencies']\n"),
+            Some(Declared {
+                name: "app".into(),
+                dependencies: vec![],
+                optional: None,
+            })
+        );
+        assert_eq!(
+            declared("[project]\nname = 'app'\ndynamic = ['dependencies']\n"),
+            None
+        );
+        assert_eq!(declared("[project]\ndependencies = ['a']\n"), None);
+        assert_eq!(
+            declared("[project]\nname = 'app'\ndependencies = 'a'\n"),
+            None
+        );
+        assert_eq!(declared("[build-system]\nrequires = []\n"), None);
     }
 }

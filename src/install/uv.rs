@@ -61,4 +61,8 @@ impl Frontend for Uv {
     fn hint(&self, output: &str) -> Option<String> {
         last_error_line(output, &["error:", "Because", "not found", "No solution"])
     }
+
+    fn offline_flag(&self) -> Option<&'static str> {
+        Some("--offline")
+    }
 }
