@@ -180,13 +180,16 @@ fn extras_of(written: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// A PEP 508 requirement's name, and what follows it up to its marker.
+/// A PEP 508 requirement's name, and what follows its extras up to its marker.
 fn split_requirement(requirement: &str) -> (&str, &str) {
     let text = requirement.trim_start();
     let end = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
         .unwrap_or(text.len());
-    let rest = &text[end..];
+    let mut rest = text[end..].trim_start();
+    if rest.starts_with('[') {
+        rest = rest.split_once(']').map_or("", |(_, after)| after);
+    }
     let specifier = rest.split(';').next().unwrap_or(rest);
     (&text[..end], specifier)
 }
@@ -198,8 +201,7 @@ fn names_prerelease(specifier: &str) -> bool {
         "a", "b", "c", "rc", "alpha", "beta", "pre", "preview", "dev",
     ];
     let lower = specifier.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    bytes.iter().enumerate().any(|(i, byte)| {
+    lower.bytes().enumerate().any(|(i, byte)| {
         if !byte.is_ascii_digit() {
             return false;
         }
@@ -289,6 +291,10 @@ mod tests {
         assert!(alone(&["lib==1.0.dev3"]).is_none());
         assert!(alone(&["lib>=2.0-beta.2"]).is_none());
         assert!(alone(&["lib>=2.0,!=2.1.post1"]).is_some());
+        assert!(
+            alone(&["lib[s3c]>=2.0"]).is_some(),
+            "an extra is not a version"
+        );
         assert!(dependencies_alone(&given, &[(&project(0, ""), None)]).is_none());
         let dynamic_extras = Declared {
             optional: None,
