@@ -348,7 +348,7 @@ fn declared_dependencies_install_while_the_project_builds() {
     proj_using_dep().write(&t.path("proj"));
     t.build(&["-v", "./proj", "-c", "proj", "-o", "ours.pyz"], &wheels)
         .success()
-        .stderr_line_with(&["installing the declared dependencies while"])
+        .stderr_line_with(&["meanwhile installing the declared dependencies"])
         .stderr_lacks("did not work out");
     t.pyz(&python, "ours.pyz")
         .run()

@@ -91,10 +91,8 @@ pub fn build_local_projects(
             .map(|(project, file)| (project, file.declared.as_ref()))
             .collect();
         prepared.early = Early::start(installer, target, args, &declared);
-        if prepared.early.is_some() && verbose {
-            say("installing the declared dependencies while the projects build");
-        }
     }
+    let mut announce_early = verbose && prepared.early.is_some();
     let index_args = index_options(args);
     for (project, file) in projects.iter().zip(files) {
         let Some(system) = file.build_system else {
@@ -105,6 +103,9 @@ pub fn build_local_projects(
             project.dir.display(),
             system.backend
         ));
+        if std::mem::take(&mut announce_early) {
+            say("meanwhile installing the declared dependencies");
+        }
         let (wheel, lock) = build_one(
             &cache,
             project,
