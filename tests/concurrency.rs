@@ -6,7 +6,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::python;
-use crate::support::{build_greet, wait_exit, wait_for, Test, Wheel};
+use crate::support::{build_greet, hold_flock, wait_exit, wait_for, Test, Wheel};
 
 /// How long to wait for a spawned process to reach a point.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -39,18 +39,7 @@ def quick():
 
 /// Hold an exclusive flock on `lock` in a child Python until it is killed; returns once held.
 fn hold_lock(t: &Test, python: &Path, lock: &Path) -> Child {
-    let held = t.path("lock-held");
-    let child = t
-        .command(python)
-        .args([
-            "-c",
-            "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\nopen(sys.argv[2], 'w').close()\ntime.sleep(600)",
-        ])
-        .arg(lock)
-        .arg(&held)
-        .spawn(&t.path("lock-holder.log"));
-    wait_for(&held, PATIENCE);
-    child
+    hold_flock(t, python, lock, &t.path("never-released"), PATIENCE)
 }
 
 /// The extraction lock file of `pyz` under the test's root.

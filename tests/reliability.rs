@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::support::{any_python, listing, tree, wait_exit, Output, Pyz, Test};
+use crate::support::{any_python, hold_flock, listing, tree, wait_exit, Output, Pyz, Test};
 use crate::{python, require};
 
 /// How long to wait for a spawned process to reach a point or to end.
@@ -169,22 +169,6 @@ fn assert_complete(root: &Path, stem: &str, payload: &BTreeMap<String, u64>) {
     );
 }
 
-/// Hold LOCK_EX on `gate` in a child Python until the file `release` appears; returns once
-/// the lock is held.
-fn hold_gate(t: &Test, python: &Path, gate: &Path, release: &Path) -> Child {
-    let held = t.path("gate-held");
-    let child = t
-        .command(python)
-        .args([
-            "-c",
-            "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\nopen(sys.argv[2], 'w').close()\nwhile not os.path.exists(sys.argv[3]):\n    time.sleep(0.01)",
-        ])
-        .args([gate, &held, release])
-        .spawn(&t.path("gate.log"));
-    crate::support::wait_for(&held, PATIENCE);
-    child
-}
-
 /// Run the pyz files `runs` (paths in the test dir, each with the output it must print)
 /// all at once into the test's root with the variables `env`, released together by a gate
 /// (util-linux `flock`, when there is one); each must exit 0 with its output.
@@ -194,7 +178,7 @@ fn crowd(t: &Test, python: &Path, runs: &[(&str, &str)], env: &[(&str, &str)]) {
     let flock = which("flock");
     let mut holder = flock
         .as_ref()
-        .map(|_| hold_gate(t, python, &gate, &release));
+        .map(|_| hold_flock(t, python, &gate, &release, PATIENCE));
     let mut children: Vec<Child> = runs
         .iter()
         .enumerate()

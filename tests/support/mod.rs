@@ -211,6 +211,33 @@ const CLEARED: &[&str] = &[
     "UV_PYTHON",
 ];
 
+/// Hold an exclusive flock on `lock` in a child `python` until the file `release` appears
+/// or the child is killed; returns once the lock is held, failing the test after `timeout`.
+#[track_caller]
+pub fn hold_flock(
+    t: &Test,
+    python: &Path,
+    lock: &Path,
+    release: &Path,
+    timeout: Duration,
+) -> std::process::Child {
+    let name = lock
+        .file_name()
+        .expect("a lock has a name")
+        .to_string_lossy();
+    let held = t.path(format!("{name}.held"));
+    let child = t
+        .command(python)
+        .args([
+            "-c",
+            "import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\nopen(sys.argv[2], 'w').close()\nwhile not os.path.exists(sys.argv[3]):\n    time.sleep(0.01)",
+        ])
+        .args([lock, &held, release])
+        .spawn(&t.path(format!("{name}.holder.log")));
+    wait_for(&held, timeout);
+    child
+}
+
 /// Wait until `path` exists; fail the test after `timeout`.
 #[track_caller]
 pub fn wait_for(path: &Path, timeout: Duration) {
