@@ -255,10 +255,13 @@ const SPLIT_HAZARDS: &[&str] = &[
 
 /// Whether the arguments rule out installing dependencies ahead of their project.
 pub fn splits_unsafely(args: &[OsString]) -> bool {
-    args.iter().any(|arg| {
-        let text = arg.to_string_lossy();
-        SPLIT_HAZARDS.contains(&text.split('=').next().unwrap_or(&text))
-    })
+    args.iter().any(|arg| is_one_of(arg, SPLIT_HAZARDS))
+}
+
+/// Whether `arg` is one of the options `names`, alone or as `--option=value`.
+fn is_one_of(arg: &OsString, names: &[&str]) -> bool {
+    let text = arg.to_string_lossy();
+    names.contains(&text.split('=').next().unwrap_or(&text))
 }
 
 /// The installer arguments that choose indexes, find-links and network behaviour, in order.
@@ -286,8 +289,7 @@ pub fn index_options(args: &[OsString]) -> Vec<OsString> {
 pub fn configures_builds(args: &[OsString]) -> bool {
     args.iter().any(|arg| {
         let text = arg.to_string_lossy();
-        BUILD_OPTIONS.contains(&text.split('=').next().unwrap_or(&text))
-            || (text.starts_with("-C") && !text.starts_with("--"))
+        is_one_of(arg, BUILD_OPTIONS) || (text.starts_with("-C") && !text.starts_with("--"))
     })
 }
 

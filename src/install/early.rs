@@ -24,13 +24,15 @@ use anyhow::Result;
 
 use super::args::{splits_unsafely, LocalProject};
 use super::project::Declared;
-use super::{spawn_captured, Background, Bytecode, Installer};
+use super::{run_captured, spawn_captured, Background, Bytecode, Installer};
 use crate::metadata::normalize_name;
 use crate::progress::{Progress, Step};
 
 /// The installer running on the dependencies alone.
 pub struct Early {
     running: Background,
+    /// The installer's flag for resolving from its cache alone.
+    offline: &'static str,
 }
 
 impl Early {
@@ -42,7 +44,7 @@ impl Early {
         args: &[OsString],
         projects: &[(&LocalProject, Option<&Declared>)],
     ) -> Option<Early> {
-        installer.frontend.offline_flag()?;
+        let offline = installer.frontend.offline_flag()?;
         if splits_unsafely(args) {
             return None;
         }
@@ -52,7 +54,7 @@ impl Early {
             .command(target, &early_args, Bytecode::Skip)
             .ok()?;
         let running = spawn_captured(command).ok()?;
-        Some(Early { running })
+        Some(Early { running, offline })
     }
 
     /// Wait for the early install, then install `args` (the wheels in place of the
@@ -99,18 +101,15 @@ impl Early {
         if !status.success() {
             return false;
         }
-        let Some(offline) = installer.frontend.offline_flag() else {
-            return false;
-        };
         let mut final_args = args.to_vec();
-        final_args.push(offline.into());
+        final_args.push(self.offline.into());
         let Ok(command) = installer
             .frontend
             .command(target, &final_args, Bytecode::Skip)
         else {
             return false;
         };
-        match spawn_captured(command).and_then(Background::wait) {
+        match run_captured(command) {
             Ok((status, output)) => {
                 show(&output);
                 status.success()

@@ -309,9 +309,10 @@ fn build_one(
     let source = fs_err::canonicalize(&project.dir)?;
     let work = cache.join("projects").join(short_hash(&source));
     // One build of a tree at a time: the backend writes into it (build/, *.egg-info).
-    let lock = open_lock_file(&work.with_extension("lock"))?;
+    let lock_path = work.with_extension("lock");
+    let lock = open_lock_file(&lock_path)?;
     lock.lock()
-        .with_context(|| format!("could not lock {}", work.with_extension("lock").display()))?;
+        .with_context(|| format!("could not lock {}", lock_path.display()))?;
     if work.exists() {
         fs_err::remove_dir_all(&work)?;
     }
