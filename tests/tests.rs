@@ -10,6 +10,9 @@ mod cli;
 // Building: the pyz file, its bytes on disk, compression.
 mod build;
 
+// One fixed build whose build id and bytes are checked in: refactors change nothing.
+mod golden;
+
 // The installers and their arguments, the current directory's project, --site-packages.
 mod install;
 
