@@ -7,6 +7,9 @@ mod support;
 // The command line itself: --help and --version.
 mod cli;
 
+// The crate's shape: no module cycles.
+mod modules;
+
 // Building: the pyz file, its bytes on disk, compression.
 mod build;
 
