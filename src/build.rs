@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::archive::environment::{Baked, Environment};
 use crate::archive::{self, PackOptions, PayloadSummary};
+use crate::diagnostics;
 use crate::install::{self, Installer, Interpreter, Prepared};
 use crate::interrupt;
 use crate::progress::Progress;
@@ -27,24 +28,14 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-/// Say something to the user on stderr unless `-q`.
-pub fn say(settings: &Settings, message: &str) {
-    if !settings.quiet {
-        eprintln!("rshiv: {message}");
-    }
-}
-
 /// Build the pyz that `settings` describe.
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
     if let Some(dir) = &settings.project_dir {
-        say(
-            settings,
-            &format!(
-                "no requirements given: building the project in {}",
-                dir.display()
-            ),
-        );
+        diagnostics::note(&format!(
+            "no requirements given: building the project in {}",
+            dir.display()
+        ));
     }
     let staging = tempfile::Builder::new()
         .prefix("rshiv-stage-")
@@ -61,15 +52,12 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
                 &settings.installer_args,
                 settings.verbose,
                 progress,
-                &|message| say(settings, message),
+                &diagnostics::note,
             )?
         } else {
             Prepared::unchanged(&settings.installer_args)
         };
-        say(
-            settings,
-            &format!("installing with {}", installer.describe()),
-        );
+        diagnostics::note(&format!("installing with {}", installer.describe()));
         installer.install_prepared(staging.path(), prepared, settings.verbose, progress)?;
         stage::normalize_installed(staging.path())?;
         interpreter = Some(installer.python);

@@ -23,9 +23,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
     args_override_self = true,
     override_usage = "rshiv [OPTIONS] [INSTALLER_ARGS]...\n       rshiv <COMMAND>"
 )]
-#[command(
-    after_help = "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man"
-)]
+#[command(after_help = format!(
+    "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man\n\n{}",
+    crate::error::EXIT_STATUS
+))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -12,16 +12,24 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::human;
 use crate::cli::InfoArgs;
+use crate::diagnostics;
+use crate::error::{Error, Result};
 use crate::progress::human_bytes;
 use crate::sbom;
 pub use read::{read, Builder, Pyz};
 
 /// Run `rshiv info`: the human view or `--json` to `out`, and the BOM to `--sbom FILE`
 /// (`-` is `out`, in place of the view).
-pub fn run(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(args: &InfoArgs, out: &mut dyn Write) -> Result<()> {
     if args.json && args.sbom.as_deref() == Some(Path::new("-")) {
-        anyhow::bail!("--json and --sbom - both write to stdout; give --sbom a file name");
+        return Err(Error::usage(anyhow::anyhow!(
+            "--json and --sbom - both write to stdout; give --sbom a file name"
+        )));
     }
+    Ok(show(args, out)?)
+}
+
+fn show(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let pyz = read(&args.pyz)?;
     match args.sbom.as_deref() {
         Some(target) if target == Path::new("-") => {
@@ -32,10 +40,10 @@ pub fn run(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             let mut text = serde_json::to_vec_pretty(&sbom_of(&pyz)?)?;
             text.push(b'\n');
             fs_err::write(target, text)?;
-            eprintln!(
-                "rshiv: wrote a CycloneDX 1.5 bill of materials to {}",
+            diagnostics::note(&format!(
+                "wrote a CycloneDX 1.5 bill of materials to {}",
                 target.display()
-            );
+            ));
         }
         None => {}
     }
