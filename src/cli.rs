@@ -109,7 +109,8 @@ pub struct RootArg {
 }
 
 /// Which installer resolves and installs the requirements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum InstallerChoice {
     /// uv when it is on PATH, else `python -m pip`.
     Auto,
@@ -117,8 +118,12 @@ pub enum InstallerChoice {
     Pip,
 }
 
-/// The build options: shiv's, then rshiv's own.
-#[derive(Debug, Args, Default)]
+/// The build options: shiv's, then rshiv's own. clap fills them from the command line and
+/// serde from `[tool.rshiv]` (`config`), whose keys are the long options' names; the
+/// per-invocation ones (`-j`, `-v`, `-q`, `--build-id`, `--[un]compressed`) are the
+/// command line's alone.
+#[derive(Debug, Clone, Args, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct BuildArgs {
     /// The entry point: `package.module:function`, or `package.module` to run as `-m`.
     #[arg(short = 'e', long, value_name = "MOD[:ATTR]")]
@@ -142,10 +147,12 @@ pub struct BuildArgs {
 
     /// Compress the payload (deflate; the default).
     #[arg(long, overrides_with = "uncompressed")]
+    #[serde(skip)]
     pub compressed: bool,
 
     /// Store the payload without compression.
     #[arg(long, overrides_with = "compressed")]
+    #[serde(skip)]
     pub uncompressed: bool,
 
     /// How to compress: stored, deflate, deflate-1 ... deflate-12, bzip2, lzma [default: deflate-6].
@@ -178,6 +185,7 @@ pub struct BuildArgs {
 
     /// Use this build id instead of the payload's hash.
     #[arg(long, value_name = "ID")]
+    #[serde(skip)]
     pub build_id: Option<String>,
 
     /// Which installer to use.
@@ -203,19 +211,38 @@ pub struct BuildArgs {
 
     /// Worker threads for compression [default: one per core].
     #[arg(short = 'j', long, value_name = "N")]
+    #[serde(skip)]
     pub jobs: Option<usize>,
 
     /// Show the installer's full output.
     #[arg(short = 'v', long, conflicts_with = "quiet")]
+    #[serde(skip)]
     pub verbose: bool,
 
     /// Print nothing but errors.
     #[arg(short = 'q', long)]
+    #[serde(skip)]
     pub quiet: bool,
 
-    /// Arguments for the installer (filled by `split_args`, never by clap itself).
+    /// Arguments for the installer (filled by `split_args`, never by clap itself). In
+    /// `[tool.rshiv]`, they go before the command line's (index options, constraints).
     #[arg(hide = true)]
+    #[serde(deserialize_with = "os_strings")]
     pub installer_args: Vec<OsString>,
+
+    /// `[tool.rshiv]` only: what to install when the command line names nothing to install,
+    /// only options (`[".", "-r", "req.txt"]`).
+    #[arg(skip)]
+    #[serde(deserialize_with = "os_strings")]
+    pub requirements: Vec<OsString>,
+}
+
+/// A TOML list of strings as installer arguments.
+fn os_strings<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<OsString>, D::Error> {
+    let strings: Vec<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(strings.into_iter().map(OsString::from).collect())
 }
 
 /// Tokens that start a subcommand when they come first.
