@@ -1,5 +1,6 @@
-//! The crate's module graph: no two modules depend on each other, directly or round a
-//! longer loop, so each can be read (and changed) after the ones it uses.
+//! The crate's shape. Its module graph: no two modules depend on each other, directly or
+//! round a longer loop, so each can be read (and changed) after the ones it uses. And one
+//! voice on stderr: only `diagnostics` (and `progress`, for its bars) writes there.
 //!
 //! The graph comes from the `crate::` and `super::` paths in `src/`: a file is a module
 //! (`src/install/early.rs` is `install::early`, a `mod.rs` its folder), and a path names the
@@ -41,6 +42,50 @@ fn the_crate_has_no_module_cycles() {
             .map(|(from, to)| format!("{from} -> {to}"))
             .collect::<Vec<_>>()
             .join(", ")
+    );
+}
+
+/// Files that still write to stderr themselves, by path under `src/`, until their owners
+/// move them to `diagnostics` (the installer's relayed output among them).
+const OWN_STDERR: &[&str] = &["cache/mod.rs", "install/early.rs", "install/mod.rs"];
+
+#[test]
+fn only_diagnostics_writes_to_stderr() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut writers = Vec::new();
+    for entry in walkdir::WalkDir::new(&src)
+        .into_iter()
+        .filter_map(|e| e.ok())
+    {
+        let path = entry.path();
+        let relative = path
+            .strip_prefix(&src)
+            .expect("under src/")
+            .to_string_lossy()
+            .into_owned();
+        let allowed = ["diagnostics.rs", "progress.rs"].contains(&relative.as_str())
+            || OWN_STDERR.contains(&relative.as_str())
+            || relative == "tests.rs"
+            || relative.ends_with("/tests.rs");
+        if allowed || path.extension().is_none_or(|ext| ext != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(path).expect("read a source file");
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap_or("");
+        for (number, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or("");
+            if ["eprintln!", "eprint!", "stderr()"]
+                .iter()
+                .any(|w| line.contains(w))
+            {
+                writers.push(format!("src/{relative}:{}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        writers.is_empty(),
+        "write to stderr through rshiv::diagnostics (note, warning, error):\n{}",
+        writers.join("\n")
     );
 }
 
