@@ -292,6 +292,25 @@ mod tests {
         }
     }
 
+    /// The README's list of keys is the derive's.
+    #[test]
+    fn the_readme_lists_every_key() {
+        let readme = include_str!("../README.md");
+        let list = readme
+            .split_once("\nKeys: ")
+            .and_then(|(_, rest)| rest.split_once(". "))
+            .map(|(list, _)| list)
+            .expect("the README has a `Keys: ...` paragraph");
+        let mut listed: Vec<&str> = list
+            .split(',')
+            .map(|key| key.trim().trim_matches('`'))
+            .collect();
+        let mut known = keys().to_vec();
+        listed.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(listed, known);
+    }
+
     #[test]
     fn no_file_or_no_table_is_no_configuration() {
         let dir = tempfile::tempdir().unwrap();
