@@ -13,9 +13,10 @@
 //!
 //! Keys are the long options' names (PEP 518 reserves `[tool.<name>]` for a tool's own
 //! settings): the table is deserialized (serde) into the very [`BuildArgs`] that clap fills
-//! from the command line, so an option is declared once, in `cli`. The command line wins over the file: a value given there replaces the
-//! file's, and a flag given there is on whatever the file says. An unknown key is an error,
-//! so that a typo never silently builds something else. Paths in the file are relative to
+//! from the command line, so an option is declared once, in `cli`. The command line wins
+//! over the file: a value given there replaces the file's, and a flag given there is on
+//! whatever the file says. An unknown key is an error, so that a typo never silently builds
+//! something else. Paths in the file are relative to
 //! the project directory; `root` is not a path here but the baked runtime root (`$VAR`
 //! allowed), so it is kept as written, and so are `installer-args` and `requirements`,
 //! which the installer reads from the directory rshiv runs in.
@@ -162,38 +163,66 @@ fn keys() -> &'static [&'static str] {
 /// the command line replaces the file's, a flag given there is on whatever the file says,
 /// lists (`site-packages`, `installer-args`) come from both, the file's first.
 pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
+    // Taken apart without `..`: a new option does not compile until it is merged here.
+    let BuildArgs {
+        entry_point,
+        console_script,
+        output_file,
+        python,
+        site_packages,
+        compression,
+        compile_pyc,
+        extend_pythonpath,
+        reproducible,
+        no_modify,
+        preamble,
+        root,
+        installer,
+        build_python,
+        no_reuse_build_env,
+        isolated,
+        prune_old_builds,
+        installer_args,
+        requirements,
+        // The command line's alone (#[serde(skip)]).
+        compressed: _,
+        uncompressed: _,
+        build_id: _,
+        jobs: _,
+        verbose: _,
+        quiet: _,
+    } = config;
     if args.entry_point.is_none() && args.console_script.is_none() {
-        args.entry_point = config.entry_point;
-        args.console_script = config.console_script;
+        args.entry_point = entry_point;
+        args.console_script = console_script;
     }
-    fill(&mut args.output_file, config.output_file);
-    fill(&mut args.python, config.python);
-    fill(&mut args.installer, config.installer);
-    fill(&mut args.build_python, config.build_python);
-    fill(&mut args.preamble, config.preamble);
-    fill(&mut args.root, config.root);
+    fill(&mut args.output_file, output_file);
+    fill(&mut args.python, python);
+    fill(&mut args.installer, installer);
+    fill(&mut args.build_python, build_python);
+    fill(&mut args.preamble, preamble);
+    fill(&mut args.root, root);
     if !args.compressed && !args.uncompressed {
-        fill(&mut args.compression, config.compression);
+        fill(&mut args.compression, compression);
     }
-    args.compile_pyc |= config.compile_pyc;
-    args.extend_pythonpath |= config.extend_pythonpath;
-    args.reproducible |= config.reproducible;
-    args.no_modify |= config.no_modify;
-    args.isolated |= config.isolated;
-    args.prune_old_builds |= config.prune_old_builds;
-    args.no_reuse_build_env |= config.no_reuse_build_env;
-    let mut site_packages = config.site_packages;
-    site_packages.retain(|dir| !args.site_packages.contains(dir));
-    site_packages.append(&mut args.site_packages);
-    args.site_packages = site_packages;
+    args.compile_pyc |= compile_pyc;
+    args.extend_pythonpath |= extend_pythonpath;
+    args.reproducible |= reproducible;
+    args.no_modify |= no_modify;
+    args.isolated |= isolated;
+    args.prune_old_builds |= prune_old_builds;
+    args.no_reuse_build_env |= no_reuse_build_env;
+    let mut merged = site_packages;
+    merged.retain(|dir| !args.site_packages.contains(dir));
+    merged.append(&mut args.site_packages);
+    args.site_packages = merged;
     let given = std::mem::take(&mut args.installer_args);
     let requirements = if crate::install::names_requirements(&given) {
         Vec::new()
     } else {
-        config.requirements
+        requirements
     };
-    args.installer_args = config
-        .installer_args
+    args.installer_args = installer_args
         .into_iter()
         .chain(given)
         .chain(requirements)
