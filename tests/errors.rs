@@ -247,8 +247,8 @@ fn entry_point_module_only_in_build_site_packages() {
     refused(&t, &out, &["pip"]);
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM in the middle of writing: no temp file beside the output and
-/// no staging directory left in TMPDIR.
+/// Ctrl-C (SIGINT) or SIGTERM in the middle of writing: exit 130, no temp file beside the
+/// output and no staging directory left in TMPDIR.
 #[test]
 fn interrupted_build_leaves_nothing_behind() {
     let t = Test::new();
@@ -299,6 +299,9 @@ fn interrupted_build_leaves_nothing_behind() {
         if finished || status.success() {
             eprintln!("skipped SIG{signal}: the build finished before it could be interrupted");
             continue;
+        }
+        if status.code() != Some(130) {
+            leftovers.push(format!("SIG{signal} exited with {status}, not 130"));
         }
         for (dir, place) in [(&out, "beside the output"), (&tmp, "in TMPDIR")] {
             let left = listing(dir);
