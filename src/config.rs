@@ -108,13 +108,17 @@ fn at_line(text: &str, err: &toml::de::Error) -> String {
         .unwrap_or_default()
 }
 
-/// The key whose value an error points at: the text before `=` on the error's line.
+/// The key whose value an error points at: on the error's line or, for a value spread
+/// over lines (a list), the nearest line above that sets a known key.
 fn key_at<'t>(text: &'t str, err: &toml::de::Error) -> Option<&'t str> {
     let start = err.span()?.start;
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let (key, _) = text[line_start..].split_once('=')?;
-    let key = key.trim().trim_matches('"');
-    (!key.is_empty()).then_some(key)
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let known = keys();
+    text[..line_end].lines().rev().find_map(|line| {
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        known.contains(&key).then_some(key)
+    })
 }
 
 /// The keys `[tool.rshiv]` accepts, as serde's derive of [`BuildArgs`] declares them:
@@ -375,6 +379,9 @@ mod tests {
             err.ends_with("unknown variant `conda`, expected one of `auto`, `uv`, `pip`"),
             "{err}"
         );
+        let err = error("[tool.rshiv]\nsite-packages = [\n  \"a\",\n  2,\n]\n");
+        assert!(err.starts_with("`site-packages` in "), "{err}");
+        assert!(err.contains(" at line 4: invalid type: integer `2`"), "{err}");
         let err = error("[tool.rshiv]\ncompile-pyc = true\nsite-packages = \"vendor\"\n");
         assert!(err.starts_with("`site-packages` in "), "{err}");
         assert!(err.contains(" at line 3: invalid type: string"), "{err}");
