@@ -74,13 +74,11 @@ pub fn load(dir: &Path) -> anyhow::Result<Option<BuildArgs>> {
         bail!("unknown key {}{hint}", at(unknown));
     }
     let document: Document = toml::from_str(&text).map_err(|err| {
-        let key = key_at(&text, &err).unwrap_or("tool.rshiv");
-        anyhow!(
-            "{}{}: {}",
-            at(key),
-            at_line(&text, &err),
-            err.message().trim()
-        )
+        let place = match key_at(&text, &err) {
+            Some(key) => at(key),
+            None => format!("[tool.rshiv] of {}", source.display()),
+        };
+        anyhow!("{place}{}: {}", at_line(&text, &err), err.message().trim())
     })?;
     let mut args = document.tool.rshiv.context("tool.rshiv went missing")?;
     resolve_paths(&mut args, dir);
@@ -381,7 +379,10 @@ mod tests {
         );
         let err = error("[tool.rshiv]\nsite-packages = [\n  \"a\",\n  2,\n]\n");
         assert!(err.starts_with("`site-packages` in "), "{err}");
-        assert!(err.contains(" at line 4: invalid type: integer `2`"), "{err}");
+        assert!(
+            err.contains(" at line 4: invalid type: integer `2`"),
+            "{err}"
+        );
         let err = error("[tool.rshiv]\ncompile-pyc = true\nsite-packages = \"vendor\"\n");
         assert!(err.starts_with("`site-packages` in "), "{err}");
         assert!(err.contains(" at line 3: invalid type: string"), "{err}");
