@@ -191,6 +191,43 @@ mod tests {
         assert_eq!(env.to_json().unwrap(), env.clone().to_json().unwrap());
     }
 
+    /// Every field environment.json shares with the baked dict restates it: a field added
+    /// to both but not to `from_baked` fails here (`format` is spelled differently on purpose).
+    #[test]
+    fn environment_restates_every_baked_field() {
+        let baked = Baked {
+            format: 1,
+            name: "app".into(),
+            build_id: "id".into(),
+            entry_point: Some("app:main".into()),
+            script: Some("bin/app".into()),
+            console_scripts: [("app".to_string(), "app:main".to_string())].into(),
+            root: Some("$ROOT".into()),
+            pth: vec!["a.pth".into()],
+            compile_pyc: true,
+            extend_pythonpath: true,
+            no_modify: true,
+            preamble: Some("bin/pre.py".into()),
+            isolated: true,
+            prune_old_builds: true,
+            files: 3,
+            unpacked_bytes: 4,
+            native: Some(Native {
+                python: Some([3, 11]),
+                ..Native::default()
+            }),
+        };
+        let baked_json = serde_json::to_value(&baked).unwrap();
+        let env_json = serde_json::to_value(Environment::from_baked(&baked)).unwrap();
+        let defaults = serde_json::to_value(Baked::default()).unwrap();
+        for (key, value) in baked_json.as_object().unwrap() {
+            assert_ne!(value, &defaults[key], "set {key} in this test");
+            if let Some(restated) = env_json.get(key).filter(|_| key != "format") {
+                assert_eq!(restated, value, "environment.json's {key}");
+            }
+        }
+    }
+
     /// shiv's file (and an older rshiv's) lacks rshiv's fields: they read as defaults; a
     /// field nobody here knows is kept, and written back where it was read.
     #[test]
