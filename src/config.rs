@@ -68,9 +68,16 @@ pub fn load(dir: &Path) -> anyhow::Result<Option<BuildArgs>> {
     let at = |key: &str| format!("`{key}` in [tool.rshiv] of {}", source.display());
     let known = keys();
     if let Some(unknown) = table.keys().find(|key| !known.contains(&key.as_str())) {
-        let hint = suggestion(unknown, known)
-            .map(|known| format!("; did you mean `{known}`?"))
-            .unwrap_or_default();
+        let command_line_only = <crate::cli::Cli as clap::CommandFactory>::command()
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some(unknown.as_str()));
+        let hint = if command_line_only {
+            format!("; --{unknown} is given on the command line only")
+        } else {
+            suggestion(unknown, known)
+                .map(|known| format!("; did you mean `{known}`?"))
+                .unwrap_or_default()
+        };
         bail!("unknown key {}{hint}", at(unknown));
     }
     let document: Document = toml::from_str(&text).map_err(|err| {
@@ -359,6 +366,11 @@ mod tests {
         );
         assert!(err.contains("pyproject.toml"), "{err}");
         assert!(err.ends_with("did you mean `entry-point`?"), "{err}");
+        let err = error("[tool.rshiv]\njobs = 2\n");
+        assert!(
+            err.ends_with("; --jobs is given on the command line only"),
+            "{err}"
+        );
         let err = error("[tool.rshiv]\nfavourite-colour = \"blue\"\n");
         assert!(!err.contains("did you mean"), "{err}");
     }
