@@ -25,7 +25,6 @@ use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
 
 use super::args::{Arg, InstallerArgs, LocalProject};
 use super::process::{describe_status, run_captured, spawn_captured, Background};
-use super::project::Prepared;
 use super::pyproject::Declared;
 use super::{Bytecode, Installer, Job, Target};
 use crate::progress::{Progress, Step};
@@ -40,28 +39,29 @@ pub struct Early {
 }
 
 impl Early {
-    /// Start the installer on the dependencies of `projects` (each with what its
-    /// `pyproject.toml` declares), for `prepared`'s target into `dest`; `None` when the
-    /// overlap does not apply.
+    /// Start the installer on `args` with the dependencies of `projects` (each with what
+    /// its `pyproject.toml` declares) in their place, for `target` into `dest`; `None` when
+    /// the overlap does not apply.
     pub fn start(
         installer: &Installer,
         dest: &Path,
-        prepared: &Prepared,
+        args: &InstallerArgs,
+        target: &Target,
         projects: &[(&LocalProject, Option<&Declared>)],
     ) -> Result<Option<Early>> {
         let Some(offline) = installer.frontend.offline_flag() else {
             return Ok(None);
         };
-        if prepared.args.splits_unsafely() {
+        if args.splits_unsafely() {
             return Ok(None);
         }
-        let Some(early_args) = dependencies_alone(&prepared.args, projects) else {
+        let Some(early_args) = dependencies_alone(args, projects) else {
             return Ok(None);
         };
         let command = installer.frontend.command(&Job {
             dest,
             args: &early_args,
-            target: &prepared.target,
+            target,
             bytecode: Bytecode::Skip,
         })?;
         let program = command.get_program().to_string_lossy().into_owned();

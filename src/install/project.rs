@@ -87,7 +87,7 @@ pub fn build_local_projects(
             .zip(&files)
             .map(|(project, file)| (project, file.declared.as_ref()))
             .collect();
-        prepared.early = Early::start(installer, dest, &prepared, &declared)?;
+        prepared.early = Early::start(installer, dest, &request.args, &request.target, &declared)?;
     }
     let mut announce_early = verbose && prepared.early.is_some();
     let index_args = request.args.index_options();
