@@ -72,7 +72,8 @@ fn is_hidden(path: &Path) -> bool {
 
 #[test]
 fn build_requirements_come_from_the_users_find_links_with_uv() {
-    build_requirements_come_from_the_users_find_links(Installer::preferred(), false);
+    let _ = uv!();
+    build_requirements_come_from_the_users_find_links(Installer::Uv, false);
 }
 
 #[test]

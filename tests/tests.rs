@@ -7,8 +7,14 @@ mod support;
 // The command line itself: --help and --version.
 mod cli;
 
+// The crate's shape: no module cycles.
+mod modules;
+
 // Building: the pyz file, its bytes on disk, compression.
 mod build;
+
+// One fixed build whose build id and bytes are checked in: refactors change nothing.
+mod golden;
 
 // The installers and their arguments, the current directory's project, --site-packages.
 mod install;
