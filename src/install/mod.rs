@@ -7,8 +7,7 @@
 //!
 //! What to install is an [`InstallRequest`] (`request`), built once from the command line
 //! and `[tool.rshiv]`: the arguments read by the one table of installer options (`flags`,
-//! `args`) and the [`Target`] they are for (`target`). The submodules depend on each
-//! other without cycles (a test below reads their `use` lines).
+//! `args`) and the [`Target`] they are for (`target`).
 
 mod args;
 mod build_env;
@@ -194,80 +193,4 @@ fn last_error_line(output: &str, markers: &[&str]) -> Option<String> {
             line.trim_start_matches(['╰', '─', '▶', '×', ' '])
                 .to_string()
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::{BTreeMap, BTreeSet};
-
-    /// The sibling modules each module of `src/install` names through `super::`.
-    fn uses() -> BTreeMap<String, BTreeSet<String>> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/install");
-        let sources: BTreeMap<String, String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|e| e == "rs"))
-            .map(|path| {
-                let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-                let text = std::fs::read_to_string(&path).unwrap();
-                // Doc links are not dependencies.
-                let code: Vec<&str> = text
-                    .lines()
-                    .filter(|line| !line.trim_start().starts_with("//"))
-                    .collect();
-                (name, code.join("\n"))
-            })
-            .filter(|(name, _)| name != "mod")
-            .collect();
-        let names: Vec<String> = sources.keys().cloned().collect();
-        sources
-            .iter()
-            .map(|(module, text)| {
-                // `super::NAME::` and `use super::{NAME::...}`: a group's words after `{`/`,`.
-                let groups: Vec<&str> = text
-                    .split("super::{")
-                    .skip(1)
-                    .filter_map(|rest| rest.split_once("};").map(|(group, _)| group))
-                    .collect();
-                let named = names
-                    .iter()
-                    .filter(|other| {
-                        let path = format!("{other}::");
-                        text.contains(&format!("super::{path}"))
-                            || groups.iter().any(|group| {
-                                group
-                                    .split([',', '{', ' ', '\n'])
-                                    .any(|word| word.starts_with(&path))
-                            })
-                    })
-                    .filter(|other| *other != module)
-                    .cloned()
-                    .collect();
-                (module.clone(), named)
-            })
-            .collect()
-    }
-
-    #[test]
-    fn no_module_cycles_among_the_installer_modules() {
-        let uses = uses();
-        assert!(
-            uses["project"].contains("early"),
-            "the scan sees `use` lines"
-        );
-        // Depth-first: a module met again on the current path closes a cycle.
-        fn visit(module: &str, uses: &BTreeMap<String, BTreeSet<String>>, path: &mut Vec<String>) {
-            if let Some(at) = path.iter().position(|m| m == module) {
-                panic!("module cycle: {} -> {module}", path[at..].join(" -> "));
-            }
-            path.push(module.to_string());
-            for next in &uses[module] {
-                visit(next, uses, path);
-            }
-            path.pop();
-        }
-        for module in uses.keys() {
-            visit(module, &uses, &mut Vec::new());
-        }
-    }
 }
