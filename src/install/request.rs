@@ -63,9 +63,9 @@ impl InstallRequest {
         })
     }
 
-    /// Whether there is anything for an installer to do.
+    /// Whether the installer is to run: any installer argument was given.
     pub fn installs_anything(&self) -> bool {
-        !self.args.is_empty()
+        !self.args.is_empty() || !self.target.is_host()
     }
 
     /// The local projects among the requirements.
