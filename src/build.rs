@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use crate::archive::environment::{Baked, Environment};
 use crate::archive::{self, PackOptions, PayloadSummary};
 use crate::diagnostics;
-use crate::install::{self, Installer, Interpreter, Prepared};
+use crate::install::{self, Installer, Interpreter};
 use crate::interrupt;
 use crate::progress::Progress;
 use crate::settings::{Entry, Settings};
@@ -31,7 +31,7 @@ pub struct Outcome {
 /// Build the pyz that `settings` describe.
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
-    if let Some(dir) = &settings.project_dir {
+    if let Some(dir) = &settings.install.implicit_project {
         diagnostics::note(&format!(
             "no requirements given: building the project in {}",
             dir.display()
@@ -43,20 +43,17 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         .context("could not create a staging directory")?;
     let _staging_pending = interrupt::Pending::new(staging.path());
     let mut interpreter = None;
-    if !settings.installer_args.is_empty() {
-        let installer = Installer::detect(settings.installer, settings.build_python.as_deref())?;
-        let prepared = if settings.reuse_build_env {
-            install::build_local_projects(
-                &installer,
-                staging.path(),
-                &settings.installer_args,
-                settings.verbose,
-                progress,
-                &diagnostics::note,
-            )?
-        } else {
-            Prepared::unchanged(&settings.installer_args)
-        };
+    let request = &settings.install;
+    if request.installs_anything() {
+        let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
+        let prepared = install::build_local_projects(
+            &installer,
+            staging.path(),
+            request,
+            settings.verbose,
+            progress,
+            &diagnostics::note,
+        )?;
         diagnostics::note(&format!("installing with {}", installer.describe()));
         installer.install_prepared(staging.path(), prepared, settings.verbose, progress)?;
         stage::normalize_installed(staging.path())?;
@@ -167,7 +164,7 @@ fn resolve_entry(
             if !tree.has_module(module) {
                 let python = match interpreter.take() {
                     Some(python) => python,
-                    None => Interpreter::find(settings.build_python.as_deref())?,
+                    None => Interpreter::find(settings.install.build_python.as_deref())?,
                 };
                 let in_stdlib = python.has_stdlib_module(module)?;
                 *interpreter = Some(python);

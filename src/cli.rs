@@ -251,27 +251,16 @@ const SUBCOMMANDS: &[&str] = &["info", "cache", "completions", "man", "help"];
 /// Sort raw arguments (without the program name) into those clap should parse and those
 /// that go to the installer, the way shiv's click setup does: a token that names one of
 /// rshiv's options is rshiv's (with its value), everything else is the installer's, and so
-/// is everything after `--`.
+/// is everything after `--`. A cluster of short options (`-qo FILE`, `-qoFILE`, `-o=FILE`)
+/// is read as clap reads it: flags up to the first option that takes a value, which takes
+/// the rest of the cluster, or the next argument when the cluster ends there.
 pub fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
     if let Some(first) = args.first().and_then(|a| a.to_str()) {
         if SUBCOMMANDS.contains(&first) {
             return (args, Vec::new());
         }
     }
-    let command = Cli::command();
-    let known: Vec<(Option<char>, Option<&str>, bool)> = command
-        .get_arguments()
-        .filter(|arg| !arg.is_positional())
-        .map(|arg| {
-            let takes_value = arg.get_action().takes_values();
-            (arg.get_short(), arg.get_long(), takes_value)
-        })
-        .chain([
-            (Some('h'), Some("help"), false),
-            (Some('V'), Some("version"), false),
-        ])
-        .collect();
-
+    let options = OurOptions::of(&Cli::command());
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     let mut iter = args.into_iter();
@@ -284,39 +273,75 @@ pub fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
             theirs.extend(iter.by_ref());
             break;
         }
-        let matched = if let Some(long) = text.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((name, _)) => (name, true),
-                None => (long, false),
-            };
-            known
-                .iter()
-                .find(|(_, l, _)| *l == Some(name))
-                .map(|&(_, _, takes)| takes && !inline)
-        } else if let Some(short) = text.strip_prefix('-').filter(|s| !s.is_empty()) {
-            let mut chars = short.chars();
-            let first = chars.next();
-            let attached = chars.next().is_some();
-            known
-                .iter()
-                .find(|(s, _, _)| *s == first)
-                .map(|&(_, _, takes)| takes && !attached)
-        } else {
-            None
-        };
-        match matched {
+        match options.needs_next(text) {
             Some(needs_next) => {
                 ours.push(arg);
                 if needs_next {
-                    if let Some(value) = iter.next() {
-                        ours.push(value);
-                    }
+                    ours.extend(iter.next());
                 }
             }
             None => theirs.push(arg),
         }
     }
     (ours, theirs)
+}
+
+/// rshiv's own options, as clap defines them: short, long, and whether each takes a value.
+struct OurOptions(Vec<(Option<char>, Option<String>, bool)>);
+
+impl OurOptions {
+    fn of(command: &clap::Command) -> OurOptions {
+        let options = command
+            .get_arguments()
+            .filter(|arg| !arg.is_positional())
+            .map(|arg| {
+                let long = arg.get_long().map(str::to_string);
+                (arg.get_short(), long, arg.get_action().takes_values())
+            })
+            .chain([
+                (Some('h'), Some("help".to_string()), false),
+                (Some('V'), Some("version".to_string()), false),
+            ]);
+        OurOptions(options.collect())
+    }
+
+    /// Whether `text` is rshiv's (`None`: the installer's), and if so whether its value is
+    /// the next argument. A short cluster is rshiv's when its first letter is; clap then
+    /// reports any letter in it that rshiv does not know.
+    fn needs_next(&self, text: &str) -> Option<bool> {
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            let takes = self.long(name)?;
+            return Some(takes && !inline);
+        }
+        let mut letters = text.strip_prefix('-')?.chars();
+        let mut takes = self.short(letters.next()?)?;
+        loop {
+            if takes {
+                return Some(letters.as_str().is_empty());
+            }
+            match letters.next() {
+                None => return Some(false),
+                Some(letter) => takes = self.short(letter).unwrap_or(false),
+            }
+        }
+    }
+
+    fn long(&self, name: &str) -> Option<bool> {
+        let found = self
+            .0
+            .iter()
+            .find(|(_, long, _)| long.as_deref() == Some(name));
+        found.map(|&(_, _, takes)| takes)
+    }
+
+    fn short(&self, letter: char) -> Option<bool> {
+        let found = self.0.iter().find(|(short, _, _)| *short == Some(letter));
+        found.map(|&(_, _, takes)| takes)
+    }
 }
 
 /// Parse the process's arguments: clap for rshiv's own, the rest for the installer.
@@ -397,5 +422,39 @@ mod tests {
         assert!(cli.build.quiet);
         assert_eq!(cli.build.output_file, Some(PathBuf::from("app.pyz")));
         assert_eq!(cli.build.console_script.as_deref(), Some("simple_api"));
+    }
+
+    /// A short cluster is split where clap splits it: `-qo app.pyz` is quiet plus the
+    /// output file, not a file name for the installer.
+    #[test]
+    fn short_clusters_are_read_as_clap_reads_them() {
+        for (given, ours, theirs) in [
+            (
+                &["-qo", "app.pyz", "req"][..],
+                &["-qo", "app.pyz"][..],
+                &["req"][..],
+            ),
+            (&["-qqo", "x.pyz", "."], &["-qqo", "x.pyz"], &["."]),
+            (&["-qoFILE", "."], &["-qoFILE"], &["."]),
+            (&["-o=x.pyz", "."], &["-o=x.pyz"], &["."]),
+            (&["-oFILE", "."], &["-oFILE"], &["."]),
+            (&["-eMOD", "."], &["-eMOD"], &["."]),
+            (&["-qv", "."], &["-qv"], &["."]),
+            (&["-Eqo", "a.pyz", "."], &["-Eqo", "a.pyz"], &["."]),
+            (&["-rreq.txt", "-U"], &[], &["-rreq.txt", "-U"]),
+            (&["-", "x"], &[], &["-", "x"]),
+        ] {
+            let (got_ours, got_theirs) = split(given);
+            assert_eq!(got_ours, ours, "{given:?}");
+            assert_eq!(got_theirs, theirs, "{given:?}");
+        }
+        let (ours, _) = split(&["-qo", "app.pyz", "-Eecli:main"]);
+        let cli = Cli::parse_from(["rshiv"].into_iter().chain(ours.iter().map(String::as_str)));
+        assert!(cli.build.quiet && cli.build.extend_pythonpath);
+        assert_eq!(cli.build.output_file, Some(PathBuf::from("app.pyz")));
+        assert_eq!(cli.build.entry_point.as_deref(), Some("cli:main"));
+        let (ours, _) = split(&["-o=x.pyz"]);
+        let cli = Cli::parse_from(["rshiv"].into_iter().chain(ours.iter().map(String::as_str)));
+        assert_eq!(cli.build.output_file, Some(PathBuf::from("x.pyz")));
     }
 }

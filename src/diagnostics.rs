@@ -27,6 +27,19 @@ pub fn warning(message: &str) {
     line(&format!("warning: {message}"));
 }
 
+/// Output of a program rshiv ran (the installer, a build backend), passed through as it is.
+pub fn relay(output: &str) {
+    let _ = std::io::stderr().write_all(output.as_bytes());
+}
+
+/// A failed program's output, each line indented under the error that follows it: `  | ...`.
+pub fn relay_indented(output: &str) {
+    let mut stderr = std::io::stderr().lock();
+    for text in output.lines() {
+        let _ = writeln!(stderr, "  | {text}");
+    }
+}
+
 /// Print an error as one line, `rshiv: error: what: cause: cause`, and return its exit
 /// code; a closed stdout is a clean exit and prints nothing.
 pub fn error(err: &Error) -> ExitCode {

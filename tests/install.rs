@@ -49,6 +49,22 @@ fn everything_after_double_dash_goes_to_the_installer() {
     );
 }
 
+/// A cluster of rshiv's short options is rshiv's, value and all: `-qo app.pyz` is quiet
+/// with an output file, not a file name for the installer.
+#[test]
+fn clustered_short_options_are_rshivs() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    let quiet = t.build(&["greet", "-cgreet", "-qo", "app.pyz"], &wheels);
+    quiet.success();
+    assert_eq!(quiet.stderr, "", "-q printed something");
+    t.pyz(&python, "app.pyz").run().success();
+    t.build(&["greet", "-c", "greet", "-qoother.pyz"], &wheels)
+        .success();
+    assert!(t.path("other.pyz").is_file());
+}
+
 /// With no requirement and no `--site-packages`, rshiv builds the current directory's
 /// project and says so. (The installers' own variables keep it off the index.)
 #[test]
