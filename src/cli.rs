@@ -110,7 +110,7 @@ pub struct RootArg {
 /// Which installer resolves and installs the requirements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InstallerChoice {
-    /// uv when it is on PATH, else `python -m pip`.
+    /// uv when it is beside rshiv (one environment) or on PATH, else `python -m pip`.
     Auto,
     Uv,
     Pip,
