@@ -360,3 +360,94 @@ fn uv_tool_install_and_uvx_run_the_wheel() {
         .success()
         .stdout_is(&format!("rshiv {}\n", env!("CARGO_PKG_VERSION")));
 }
+
+/// `maturin sdist` holds what a build from source reads, and pip builds a wheel from it
+/// through maturin's PEP 517 hooks, as for a platform no wheel fits. (The sdist's files
+/// carry maturin's fixed mtimes, older than the suite's build, so cargo finds its artifacts
+/// fresh: this checks the files and the hooks, not a compile, which takes minutes.) Without
+/// cargo, the build stops with one message saying cargo is missing.
+#[test]
+fn sdist_builds_with_cargo_and_says_when_cargo_is_missing() {
+    let maturin = maturin!();
+    let tools = maturin.parent().expect("maturin is in a bin directory");
+    let python = tools.join("python");
+    let t = Test::new();
+    t.command(&maturin)
+        .args(["sdist", "--manifest-path"])
+        .arg(repo().join("Cargo.toml"))
+        .arg("--out")
+        .arg(t.path("sdist"))
+        .run()
+        .success();
+    let sdist = t.path(format!("sdist/rshiv-{}.tar.gz", env!("CARGO_PKG_VERSION")));
+    let listing = t.command("tar").arg("tzf").arg(&sdist).run().stdout;
+    let prefix = format!("rshiv-{}/", env!("CARGO_PKG_VERSION"));
+    let packed: BTreeSet<&str> = listing
+        .lines()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .collect();
+    let mut needed = vec!["Cargo.toml", "Cargo.lock", "pyproject.toml", "README.md"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    for dir in ["src", "bootstrap"] {
+        needed.extend(
+            crate::support::tree(&repo().join(dir))
+                .into_iter()
+                .filter(|file| !file.contains("__pycache__"))
+                .map(|file| format!("{dir}/{file}")),
+        );
+    }
+    let missing: Vec<&String> = needed
+        .iter()
+        .filter(|file| !packed.contains(file.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "the sdist lacks {missing:?}");
+
+    let search = |dirs: &[&Path]| {
+        let system = [Path::new("/usr/bin"), Path::new("/bin")];
+        std::env::join_paths(dirs.iter().chain(&system)).expect("PATH entries are valid")
+    };
+    let pip_wheel = |path| {
+        let mut command = t.command(&python);
+        command
+            .args([
+                "-m",
+                "pip",
+                "wheel",
+                "--no-build-isolation",
+                "--no-deps",
+                "--no-index",
+            ])
+            .arg("--wheel-dir")
+            .arg(t.path("built"))
+            .arg(&sdist)
+            .env("PATH", path)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .env("MATURIN_PEP517_ARGS", "--profile dev")
+            .env("CARGO_NET_OFFLINE", "true");
+        command
+    };
+    // The toolchain the suite was built with (cargo sets CARGO for the tests it runs).
+    let with_cargo = match std::env::var_os("CARGO") {
+        Some(cargo) => search(&[
+            tools,
+            Path::new(&cargo).parent().expect("cargo's directory"),
+        ]),
+        None => std::env::var_os("PATH").unwrap_or_default(),
+    };
+    pip_wheel(with_cargo).run().success();
+    let built = crate::support::listing(&t.path("built"));
+    assert!(
+        built.len() == 1 && built[0].starts_with(&prefix[..prefix.len() - 1]),
+        "{built:?}"
+    );
+
+    // maturin's own default without cargo is to fetch a Rust toolchain with rustup;
+    // MATURIN_NO_INSTALL_RUST=1 (the README says so) asks for the error instead.
+    pip_wheel(search(&[tools]))
+        .env("MATURIN_NO_INSTALL_RUST", "1")
+        .run()
+        .failure()
+        .stderr_line_with(&["Cargo", "not installed"]);
+}
