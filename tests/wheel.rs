@@ -368,9 +368,11 @@ fn uv_tool_install_and_uvx_run_the_wheel() {
 /// cargo, the build stops with one message saying cargo is missing.
 #[test]
 fn sdist_builds_with_cargo_and_says_when_cargo_is_missing() {
-    let maturin = maturin!();
+    let maturin = std::fs::canonicalize(maturin!()).expect("resolve maturin");
+    // The venv maturin was installed into: its python has the `maturin` build backend.
     let tools = maturin.parent().expect("maturin is in a bin directory");
     let python = tools.join("python");
+    assert!(python.is_file(), "no python beside {}", maturin.display());
     let t = Test::new();
     t.command(&maturin)
         .args(["sdist", "--manifest-path"])
