@@ -5,7 +5,7 @@
 //!
 //! maturin comes from `$RSHIV_TEST_MATURIN`, else PATH (.ci/run installs it into .ci/venv);
 //! without it these tests fail under `CI=true` and are skipped elsewhere. The wheel is built
-//! once per run with the dev profile into the suite's own target directory, so it packs the
+//! once per run with the dev profile from the suite's own build directory, so it packs the
 //! binaries cargo has just built for the tests instead of compiling them again.
 
 use std::collections::BTreeSet;
@@ -96,6 +96,17 @@ fn binaries() -> BTreeSet<String> {
     binaries
 }
 
+/// The variables that have a cargo run by maturin reuse the suite's compiled crates (its
+/// build directory) but put the binaries it links into `<target>/NAME`: a cargo run on the
+/// suite's own target directory would re-link `<target>/debug/rshiv` while other tests
+/// run it.
+fn reuse_the_suites_build(name: &str) -> [(&'static str, PathBuf); 2] {
+    [
+        ("CARGO_BUILD_BUILD_DIR", target_dir().to_owned()),
+        ("CARGO_TARGET_DIR", target_dir().join(name)),
+    ]
+}
+
 /// The wheel, built once per run: `maturin build --profile dev` into `<target>/test-wheel`.
 fn wheel(maturin: &Path) -> &'static Path {
     static WHEEL: OnceLock<PathBuf> = OnceLock::new();
@@ -106,10 +117,9 @@ fn wheel(maturin: &Path) -> &'static Path {
             .args(["build", "--profile", "dev", "--locked"])
             .arg("--manifest-path")
             .arg(repo().join("Cargo.toml"))
-            .arg("--target-dir")
-            .arg(target_dir())
             .arg("--out")
             .arg(&out)
+            .envs(reuse_the_suites_build("test-wheel-cargo"))
             .output()
             .expect("run maturin");
         assert!(
@@ -425,9 +435,11 @@ fn sdist_builds_with_cargo_and_says_when_cargo_is_missing() {
             .arg(t.path("built"))
             .arg(&sdist)
             .env("PATH", path)
-            .env("CARGO_TARGET_DIR", target_dir())
             .env("MATURIN_PEP517_ARGS", "--profile dev")
             .env("CARGO_NET_OFFLINE", "true");
+        for (key, value) in reuse_the_suites_build("test-sdist-cargo") {
+            command.env(key, value);
+        }
         command
     };
     // The toolchain the suite was built with (cargo sets CARGO for the tests it runs).
