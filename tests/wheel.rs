@@ -97,12 +97,14 @@ fn binaries() -> BTreeSet<String> {
 }
 
 /// The variables that have a cargo run by maturin reuse the suite's compiled crates (its
-/// build directory) but put the binaries it links into `<target>/NAME`: a cargo run on the
-/// suite's own target directory would re-link `<target>/debug/rshiv` while other tests
-/// run it.
+/// build directory, `$CARGO_BUILD_BUILD_DIR` if set) but put the binaries it links into
+/// `<target>/NAME`: a cargo run on the suite's own target directory would re-link
+/// `<target>/debug/rshiv` while other tests run it.
 fn reuse_the_suites_build(name: &str) -> [(&'static str, PathBuf); 2] {
+    let build_dir = std::env::var_os("CARGO_BUILD_BUILD_DIR")
+        .map_or_else(|| target_dir().to_owned(), PathBuf::from);
     [
-        ("CARGO_BUILD_BUILD_DIR", target_dir().to_owned()),
+        ("CARGO_BUILD_BUILD_DIR", build_dir),
         ("CARGO_TARGET_DIR", target_dir().join(name)),
     ]
 }
