@@ -112,7 +112,7 @@ pub struct RootArg {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InstallerChoice {
-    /// uv when it is on PATH, else `python -m pip`.
+    /// uv when it is beside rshiv (one environment) or on PATH, else `python -m pip`.
     Auto,
     Uv,
     Pip,

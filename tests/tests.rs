@@ -57,3 +57,6 @@ mod ops;
 
 // The package index: the simple_api example built and served (RSHIV_TEST_OFFLINE=1 skips).
 mod network;
+
+// rshiv as a Python package: the wheel and sdist maturin builds, installed with pip and uv.
+mod wheel;

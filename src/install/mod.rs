@@ -10,6 +10,7 @@
 //! `args`) and the [`Target`] they are for (`target`).
 
 mod args;
+mod beside;
 mod build_env;
 mod early;
 mod flags;
@@ -60,15 +61,16 @@ pub struct Installer {
 }
 
 impl Installer {
-    /// Pick the installer (`auto`: uv when on PATH, else pip) and probe the interpreter.
+    /// Pick the installer (`auto`: uv beside rshiv or on PATH, else pip) and probe the
+    /// interpreter.
     pub fn detect(choice: InstallerChoice, build_python: Option<&Path>) -> Result<Installer> {
         let python = Interpreter::find(build_python)?;
-        let frontend: Box<dyn Frontend> = match (choice, find_on_path("uv")) {
+        let frontend: Box<dyn Frontend> = match (choice, beside::find_uv()) {
             (InstallerChoice::Uv | InstallerChoice::Auto, Some(path)) => {
                 Box::new(uv::Uv::new(path, &python)?)
             }
             (InstallerChoice::Uv, None) => {
-                bail!("uv is not installed (no `uv` on PATH); install it, or use --installer pip")
+                bail!("uv is not installed (no `uv` beside rshiv or on PATH); install it, or use --installer pip")
             }
             (InstallerChoice::Pip | InstallerChoice::Auto, _) => Box::new(pip::Pip::new(&python)),
         };
