@@ -12,7 +12,14 @@ import sys
 
 _BAKED = None  # rshiv:baked
 
+# The cache layout and the pyz's member names, as src/cache/layout.rs and
+# src/archive/bootstrap.rs define them (their tests run this code and fail on drift).
+ROOT_VARS = ("RSHIV_ROOT", "SHIV_ROOT")
+ROOT_DIR = "rshiv"
+FALLBACK_PREFIX = "rshiv-"
+FALLBACK_TMP = "/tmp"
 MARKER = ".rshiv-ready"
+RUNTIME_COPY = ".rshiv/runtime-%08x.py"
 RUNTIME = "_rshiv/runtime.py"
 # Descriptors of the markers we hold LOCK_SH on, for the life of the process.
 HELD = []
@@ -26,7 +33,7 @@ def archive_path():
 def cache_root(baked):
     """RSHIV_ROOT, else SHIV_ROOT, else the baked --root (`$VAR` read now), else XDG's cache."""
     environ = os.environ
-    root = environ.get("RSHIV_ROOT") or environ.get("SHIV_ROOT")
+    root = environ.get(ROOT_VARS[0]) or environ.get(ROOT_VARS[1])
     if not root and baked["root"]:
         root = baked["root"]
         if root.startswith("$"):
@@ -35,13 +42,14 @@ def cache_root(baked):
             root = os.path.join(value, rest) if value and rest else value
     if not root:
         xdg = environ.get("XDG_CACHE_HOME")
-        root = os.path.join(xdg if xdg and xdg[0] == "/" else "~/.cache", "rshiv")
+        root = os.path.join(xdg if xdg and xdg[0] == "/" else "~/.cache", ROOT_DIR)
     return os.path.abspath(os.path.expanduser(root))
 
 
 def fallback_root():
     """The private per-user root used when the cache root is not writable."""
-    return os.path.join(os.environ.get("TMPDIR") or "/tmp", "rshiv-%d" % os.getuid())
+    tmp = os.environ.get("TMPDIR") or FALLBACK_TMP
+    return os.path.join(tmp, FALLBACK_PREFIX + str(os.getuid()))
 
 
 def is_private_dir(path):
@@ -117,7 +125,7 @@ def load_runtime(extraction):
 
         try:
             crc = zipimport._zip_directory_cache[__loader__.archive][RUNTIME][7]
-            path = os.path.join(extraction, ".rshiv", "runtime-%08x.py" % crc)
+            path = os.path.join(extraction, RUNTIME_COPY % crc)
             spec = importlib.util.spec_from_file_location("_rshiv.runtime", path)
             runtime = importlib.util.module_from_spec(spec)
             # Registered first, so that `extract` and `unpack` share this module's classes.

@@ -3,7 +3,8 @@
 `<root>/<name>_<id>/` is published by one atomic rename of a complete temp dir, built under
 the extraction lock `<root>/.<name>_<id>.lock`; a running app holds LOCK_SH on the tree's
 marker, and a tree is removed only by whoever takes that marker exclusively (renamed to
-`.trash-…` first). `rshiv cache` (src/cache/) follows the same protocol.
+`.trash-…` first). The names are src/cache/layout.rs's; `rshiv cache` (src/cache/) follows
+the same protocol.
 """
 
 import errno
@@ -19,6 +20,37 @@ from _rshiv.unpack import unpack_payload
 UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
 FULL = (errno.ENOSPC, errno.EDQUOT)
 LOCK_POLL = 0.02
+# The names of src/cache/layout.rs (its tests run these functions and fail on drift).
+TMP_INFIX = ".tmp-"
+TRASH_PREFIX = ".trash-"
+LOCK_SUFFIX = ".lock"
+MARKER_VERSION = "rshiv-1"
+
+
+def lock_name(stem):
+    """`.<stem>.lock`."""
+    return "." + stem + LOCK_SUFFIX
+
+
+def tmp_name(stem, pid, random):
+    """`.<stem>.tmp-<pid>-<random>`."""
+    return ".%s%s%d-%s" % (stem, TMP_INFIX, pid, random)
+
+
+def trash_name(stem, pid, random):
+    """`.trash-<stem>-<pid>-<random>`."""
+    return "%s%s-%d-%s" % (TRASH_PREFIX, stem, pid, random)
+
+
+def marker_text(name, build_id, files, unpacked_bytes):
+    """What the ready marker says."""
+    return "%s\nname=%s\nbuild_id=%s\nfiles=%d\nunpacked_bytes=%d\n" % (
+        MARKER_VERSION,
+        name,
+        build_id,
+        files,
+        unpacked_bytes,
+    )
 
 
 class Unwritable(Exception):
@@ -78,7 +110,7 @@ def unpack_into(root, baked, settings):
     except OSError as error:
         raise unwritable(error)
     stem = os.path.basename(runtime.boot.extraction_dir(root, baked))
-    lock = Lock(os.path.join(root, "." + stem + ".lock"))
+    lock = Lock(os.path.join(root, lock_name(stem)))
 
     def published():
         return None if settings.force_extract else runtime.boot.open_extraction(root, baked)
@@ -105,7 +137,7 @@ def unpack_into(root, baked, settings):
 
 
 class Lock:
-    """The extraction lock `<root>/.<name>_<id>.lock` (flock LOCK_EX)."""
+    """The extraction lock `<root>/.<stem>.lock` (flock LOCK_EX)."""
 
     def __init__(self, path):
         """Open (create) the lock file; a root we cannot write raises Unwritable."""
@@ -159,7 +191,7 @@ class Lock:
 
 def remove_leftovers(root, stem):
     """Remove this build's temp dirs (stale: we hold its lock) and its unused trash."""
-    tmp_prefix, trash_prefix = "." + stem + ".tmp-", ".trash-" + stem + "-"
+    tmp_prefix, trash_prefix = "." + stem + TMP_INFIX, TRASH_PREFIX + stem + "-"
     for entry in os.scandir(root):
         if entry.name.startswith(tmp_prefix):
             remove_tree(entry.path)
@@ -192,14 +224,14 @@ def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def trash_name(root, stem):
-    """A fresh `.trash-<name>_<id>-<pid>-<random>` path in root."""
-    return os.path.join(root, ".trash-%s-%d-%s" % (stem, os.getpid(), os.urandom(4).hex()))
+def fresh(root, name, stem):
+    """A fresh temp or trash path in root: `name(stem, pid, random)`."""
+    return os.path.join(root, name(stem, os.getpid(), os.urandom(4).hex()))
 
 
 def build(root, final, stem, baked, settings):
     """Unpack into a temp dir, check it, mark it complete and rename it into place."""
-    tmp = os.path.join(root, ".%s.tmp-%d-%s" % (stem, os.getpid(), os.urandom(4).hex()))
+    tmp = fresh(root, tmp_name, stem)
     try:
         os.mkdir(tmp)
     except OSError as error:
@@ -243,11 +275,8 @@ def fill(tmp, final, baked, settings):
         compile_tree(site_packages, os.path.join(final, "site-packages"), settings.compile_workers)
     if baked["no_modify"]:
         record_sources(tmp, site_packages, entries)
-    marker = "rshiv-1\nname=%s\nbuild_id=%s\nfiles=%d\nunpacked_bytes=%d\n" % (
-        baked["name"],
-        baked["build_id"],
-        len(entries),
-        sum(entry[4] for entry in entries),
+    marker = marker_text(
+        baked["name"], baked["build_id"], len(entries), sum(entry[4] for entry in entries)
     )
     write_file(os.path.join(tmp, runtime.boot.MARKER), marker.encode())
 
@@ -291,7 +320,7 @@ def publish(tmp, final, root, stem, force):
         if not force and os.path.exists(marker):
             remove_tree(tmp)
             return
-        trash = trash_name(root, stem)
+        trash = fresh(root, trash_name, stem)
         os.rename(final, trash)
     try:
         os.rename(tmp, final)
@@ -329,7 +358,7 @@ def remove_extraction(root, stem):
 
     path = os.path.join(root, stem)
     try:
-        lock = os.open(os.path.join(root, "." + stem + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+        lock = os.open(os.path.join(root, lock_name(stem)), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return
     try:
@@ -337,7 +366,7 @@ def remove_extraction(root, stem):
         marker = os.open(os.path.join(path, runtime.boot.MARKER), os.O_RDONLY | os.O_CLOEXEC)
         try:
             fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            trash = trash_name(root, stem)
+            trash = fresh(root, trash_name, stem)
             os.rename(path, trash)
         finally:
             os.close(marker)

@@ -12,6 +12,7 @@ import sys
 import time
 
 SOURCES = ".rshiv-sources"
+ENVIRONMENT = "environment.json"
 TRUE_WORDS = ("yes", "true", "t", "1")
 ENTRY_VARS = ("ENTRY_POINT", "MODULE", "CONSOLE_SCRIPT", "INTERPRETER")
 
@@ -441,8 +442,8 @@ def cache_runtime(extraction):
     import zlib
 
     source = __loader__.get_data(__file__)
-    folder = os.path.join(extraction, ".rshiv")
-    path = os.path.join(folder, "runtime-%08x.py" % zlib.crc32(source))
+    path = os.path.join(extraction, boot.RUNTIME_COPY % zlib.crc32(source))
+    folder = os.path.dirname(path)
     if os.path.exists(path):
         return
     partial = "%s.%d-%s.tmp" % (path, os.getpid(), os.urandom(4).hex())
@@ -557,7 +558,7 @@ def build_hashes(archive):
 
     try:
         with zipfile.ZipFile(archive) as pyz:
-            return json.loads(pyz.read("environment.json").decode("utf-8"))["hashes"]
+            return json.loads(pyz.read(ENVIRONMENT).decode("utf-8"))["hashes"]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise Fatal("cannot read the build's hashes from %s: %s" % (archive, error))
 

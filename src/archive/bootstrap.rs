@@ -21,6 +21,21 @@ pub const UNPACK: &str = include_str!("../../bootstrap/unpack.py");
 /// The placeholder line in `MAIN_TEMPLATE`.
 pub const BAKED_PLACEHOLDER: &str = "_BAKED = None  # rshiv:baked";
 
+/// The names of the outer zip's members that the bootstrap and Rust share (the payload's
+/// is [`super::pack::PAYLOAD_NAME`]). The bootstrap spells them too; the drift test in
+/// `cache::layout` runs it and compares.
+pub mod member {
+    /// The PEP 441 entry: the stub.
+    pub const MAIN: &str = "__main__.py";
+    /// The `_rshiv` package's `__init__.py`.
+    pub const PACKAGE: &str = "_rshiv/__init__.py";
+    pub const EXTRACT: &str = "_rshiv/extract.py";
+    pub const RUNTIME: &str = "_rshiv/runtime.py";
+    pub const UNPACK: &str = "_rshiv/unpack.py";
+    /// The build's record (see `environment::Environment`).
+    pub const ENVIRONMENT: &str = "environment.json";
+}
+
 /// `__main__.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
 pub fn render_main(baked: &Baked) -> Result<String> {
     render(MAIN_TEMPLATE, baked)
@@ -31,18 +46,18 @@ pub fn render_main(baked: &Baked) -> Result<String> {
 pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>> {
     // The warm path reads only `__main__.py` (stored, so zipimport needs no zlib); the
     // runtime and environment.json are read on first runs and by tools, so they shrink.
-    let member = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
+    let tail = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
         name: name.to_string(),
         data,
         deflate,
     };
     Ok(vec![
-        member("_rshiv/__init__.py", Vec::new(), false),
-        member("_rshiv/extract.py", EXTRACT.as_bytes().to_vec(), true),
-        member("_rshiv/runtime.py", RUNTIME.as_bytes().to_vec(), true),
-        member("_rshiv/unpack.py", UNPACK.as_bytes().to_vec(), true),
-        member("__main__.py", render_main(baked)?.into_bytes(), false),
-        member("environment.json", env.to_json()?, true),
+        tail(member::PACKAGE, Vec::new(), false),
+        tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
+        tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
+        tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
+        tail(member::MAIN, render_main(baked)?.into_bytes(), false),
+        tail(member::ENVIRONMENT, env.to_json()?, true),
     ])
 }
 

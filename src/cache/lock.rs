@@ -1,7 +1,8 @@
 //! The two locks of the extraction protocol, taken without ever waiting.
 //!
 //! Both are `flock(2)` locks (std's `File::try_lock` is `flock(LOCK_EX | LOCK_NB)` on Linux
-//! and the BSDs), the same kind `bootstrap/runtime.py` takes with `fcntl.flock`:
+//! and the BSDs), the same kind `bootstrap/extract.py` takes with `fcntl.flock` (names in
+//! [`super::layout`]):
 //! * the extraction lock `<root>/.<name>_<id>.lock`, held while a tree is created or removed;
 //! * the marker `<name>_<id>/.rshiv-ready`, which every running pyz holds shared for its
 //!   whole life. Holding it exclusively proves that no process uses the tree.

@@ -4,6 +4,7 @@
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 
+use super::layout;
 use super::lock::{self, NotHeld};
 use super::scan::{Entry, Kind};
 
@@ -67,12 +68,8 @@ fn remove_published(root: &Path, entry: &Entry, dry_run: bool) -> anyhow::Result
     if dry_run {
         return Ok(Outcome::Removed);
     }
-    let trash = root.join(format!(
-        ".trash-{}-{}-{:08x}",
-        entry.key,
-        std::process::id(),
-        random()
-    ));
+    let random = format!("{:08x}", random());
+    let trash = root.join(layout::trash_name(&entry.key, std::process::id(), &random));
     fs_err::rename(&entry.path, &trash)?;
     drop(lock);
     let outcome = delete(&trash, false);
