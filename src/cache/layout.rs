@@ -16,8 +16,9 @@
 //! * `.trash-<stem>-<pid>-<random>/`, a tree renamed away, deleted once nobody holds its
 //!   marker.
 //!
-//! The steps that create, use and remove these are in `bootstrap/extract.py` and, for
-//! `rshiv cache`, in [`super::remove`] and [`super::lock`].
+//! The rules for trusting what is found there are in [`super::trust`]; the steps that create,
+//! use and remove these are in `bootstrap/extract.py` and, for `rshiv cache`, in
+//! [`super::remove`] and [`super::lock`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -57,6 +58,11 @@ pub fn stem(name: &str, build_id: &str) -> String {
 /// `.<stem>.lock`.
 pub fn lock_name(stem: &str) -> String {
     format!(".{stem}{LOCK_SUFFIX}")
+}
+
+/// `.<stem>.lock-<pid>-<random>`: a new lock file before it is linked into place.
+pub fn lock_tmp_name(stem: &str, pid: u32, random: &str) -> String {
+    format!("{}-{pid}-{random}", lock_name(stem))
 }
 
 /// `.<stem>.tmp-<pid>-<random>`.

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod lock;
 pub mod remove;
 pub mod scan;
+pub mod trust;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

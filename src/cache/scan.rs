@@ -14,6 +14,7 @@ use walkdir::WalkDir;
 
 use super::layout::{self, SITE_PACKAGES};
 use super::lock::{self, Probe};
+use super::trust;
 
 /// The marker a published extraction holds; its mtime is the last use.
 pub use super::layout::MARKER;
@@ -131,7 +132,7 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
         (Kind::Tmp, key)
     } else if file_name.starts_with('.') {
         return None;
-    } else if path.join(MARKER).is_file() {
+    } else if is_regular(&path.join(MARKER)) {
         (Kind::Rshiv, file_name)
     } else if path.join(SITE_PACKAGES).is_dir() || path.join(shiv_tmp).is_dir() {
         (Kind::Shiv, file_name)
@@ -161,7 +162,9 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
         build_id,
         size,
         files,
-        last_used: std::fs::metadata(&stamp).and_then(|m| m.modified()).ok(),
+        last_used: std::fs::symlink_metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok(),
         probe: Probe::Unknown,
         path,
     };
@@ -178,13 +181,18 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
 /// so splitting `<name>_<id>` is only the fallback.
 fn recorded_identity(marker: &Path, key: &str) -> Option<(String, String)> {
     let mut text = String::new();
-    std::fs::File::open(marker)
+    trust::open_regular(marker, false)
         .ok()?
         .take(4096)
         .read_to_string(&mut text)
         .ok()?;
     let marker = layout::Marker::parse(&text)?;
     (layout::stem(&marker.name, &marker.build_id) == key).then_some((marker.name, marker.build_id))
+}
+
+/// Whether `path` itself (not what a link names) is a regular file.
+fn is_regular(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file())
 }
 
 /// Total size and number of the regular files under `dir`, not following symlinks.

@@ -133,6 +133,7 @@ for case in json.loads(sys.stdin.read()):
 baked = {"name": "my_app", "build_id": "b_2", "root": None}
 out["stem"] = os.path.basename(stub.extraction_dir("/r", baked))
 out["lock"] = extract.lock_name("api_1")
+out["lock_tmp"] = extract.lock_tmp_name("api_1", 12, "x9z")
 out["tmp"] = extract.tmp_name("api_1", 12, "x9z")
 out["trash"] = extract.trash_name("api_1", 12, "x9z")
 out["marker_text"] = extract.marker_text("my_app", "b_2", 3, 40)
@@ -189,6 +190,7 @@ fn the_bootstrap_follows_the_layout() {
     }
     assert_eq!(answers["stem"], stem("my_app", "b_2"));
     assert_eq!(answers["lock"], lock_name("api_1"));
+    assert_eq!(answers["lock_tmp"], lock_tmp_name("api_1", 12, "x9z"));
     assert_eq!(answers["tmp"], tmp_name("api_1", 12, "x9z"));
     assert_eq!(answers["trash"], trash_name("api_1", 12, "x9z"));
     let marker = Marker {
