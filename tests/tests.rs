@@ -51,3 +51,6 @@ mod ops;
 
 // The package index: the simple_api example built and served (RSHIV_TEST_OFFLINE=1 skips).
 mod network;
+
+// Safe on a shared machine: issue 12's attacks by a second local user, each refused.
+mod shared_machine;
