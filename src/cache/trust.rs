@@ -224,20 +224,56 @@ mod tests {
         assert_eq!(mode, 0o644);
     }
 
+    /// The bootstrap's `root_problem` on `root`, run by a real Python.
+    fn bootstrap_problem(root: &Path) -> Option<String> {
+        let dir = tempfile::tempdir().unwrap();
+        crate::archive::bootstrap::write_package(dir.path());
+        let script = "import sys\nsys.path.insert(0, sys.argv[1])\nimport stub\n\
+                      print(stub.root_problem(sys.argv[2]) or '')";
+        let output = std::process::Command::new("python3")
+            .args(["-I", "-c", script])
+            .arg(dir.path())
+            .arg(root)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).unwrap().trim().to_string();
+        (!text.is_empty()).then_some(text)
+    }
+
+    /// Rust and the bootstrap agree on every root (the drift test of the rules).
+    #[track_caller]
+    fn problem(root: &Path) -> Option<String> {
+        let rust = root_problem(root);
+        assert_eq!(rust, bootstrap_problem(root), "{}", root.display());
+        rust
+    }
+
     #[test]
     fn roots_others_may_write_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let open = dir.path().join("open");
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-        let why = root_problem(&open.join("cache")).unwrap();
+        let why = problem(&open.join("cache")).unwrap();
         assert!(why.contains("may be written by other users"), "{why}");
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
-        assert_eq!(root_problem(&open.join("cache")), None);
+        assert_eq!(problem(&open.join("cache")), None);
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&open, &link).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(root_problem(&link.join("cache")).is_some());
-        assert_eq!(root_problem(&dir.path().join("absent/cache")), None);
+        assert!(problem(&link.join("cache")).is_some());
+        assert_eq!(problem(&dir.path().join("absent/cache")), None);
+        if euid() == 0 {
+            let owned = dir.path().join("owned");
+            std::fs::create_dir(&owned).unwrap();
+            std::os::unix::fs::chown(&owned, Some(54321), None).unwrap();
+            let why = problem(&owned.join("cache")).unwrap();
+            assert!(why.contains("belongs to another user (uid 54321)"), "{why}");
+        }
     }
 }

@@ -209,4 +209,6 @@ fn human_view(pyz: &Pyz) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

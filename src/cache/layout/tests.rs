@@ -103,17 +103,7 @@ fn cases() -> Vec<Case> {
 /// Run the bootstrap's own functions on every case, and on the names, in a real Python.
 fn bootstrap_answers() -> Value {
     let dir = tempfile::tempdir().unwrap();
-    let package = dir.path().join("_rshiv");
-    std::fs::create_dir(&package).unwrap();
-    std::fs::write(package.join("__init__.py"), "").unwrap();
-    for (name, source) in [
-        ("runtime.py", bootstrap::RUNTIME),
-        ("extract.py", bootstrap::EXTRACT),
-        ("unpack.py", bootstrap::UNPACK),
-    ] {
-        std::fs::write(package.join(name), source).unwrap();
-    }
-    std::fs::write(dir.path().join("stub.py"), bootstrap::MAIN_TEMPLATE).unwrap();
+    bootstrap::write_package(dir.path());
     let cases: Vec<Value> = cases()
         .into_iter()
         .map(|(env, baked)| json!({"env": BTreeMap::from_iter(env), "root": baked}))
