@@ -564,3 +564,23 @@ fn fifos_seen_by_cache_commands_make_no_one_wait() {
             .success();
     }
 }
+
+/// The README's recipe: a root-owned cache pre-warmed by root serves another user a warm,
+/// silent start, read-only, without a fallback.
+#[test]
+fn a_pre_warmed_root_owned_cache_serves_other_users() {
+    let w = world!();
+    let shared = w.dir("opt-cache", None, 0o755);
+    w.assert_safe(&w.run_in(None, &shared));
+    let marker = shared.join(&w.stem).join(".rshiv-ready");
+    let before = std::fs::metadata(&marker).unwrap().ino();
+    let out = w.run_in(Some(w.victim), &shared);
+    w.assert_safe(&out);
+    assert_eq!(out.stderr, "", "a warm start says nothing");
+    assert_eq!(std::fs::metadata(&marker).unwrap().ino(), before);
+    assert!(
+        listing(&w.victim_tmp()).is_empty(),
+        "the user unpacked into its fallback: {:?}",
+        tree(&w.victim_tmp())
+    );
+}

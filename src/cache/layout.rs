@@ -203,11 +203,22 @@ fn expand_home(path: PathBuf, home: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
-/// The user's private fallback root, `$TMPDIR/rshiv-<uid>` (`/tmp` when TMPDIR is unset),
-/// used when the cache root cannot be written or cannot be trusted.
+/// The user's private fallback root, `$TMPDIR/rshiv-<uid>`, used when the cache root cannot
+/// be written or cannot be trusted; under `/tmp` when TMPDIR is unset or runs through
+/// another user's files ([`super::trust::root_problem`]: the `sudo -E` case).
 pub fn fallback_root(var: Vars, uid: u32) -> PathBuf {
-    let tmp = set(var, "TMPDIR").map_or_else(|| PathBuf::from(FALLBACK_TMP), PathBuf::from);
-    tmp.join(format!("{FALLBACK_PREFIX}{uid}"))
+    let name = format!("{FALLBACK_PREFIX}{uid}");
+    match set(var, "TMPDIR").map(PathBuf::from) {
+        Some(tmp) if tmp == Path::new(FALLBACK_TMP) => tmp.join(name),
+        Some(tmp) => {
+            let absolute = std::path::absolute(&tmp).unwrap_or_else(|_| tmp.clone());
+            match super::trust::root_problem(&absolute) {
+                None => tmp.join(name),
+                Some(_) => Path::new(FALLBACK_TMP).join(name),
+            }
+        }
+        None => Path::new(FALLBACK_TMP).join(name),
+    }
 }
 
 /// The process's environment, as [`Vars`] wants it.
