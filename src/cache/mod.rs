@@ -10,6 +10,7 @@
 pub mod human;
 pub mod layout;
 pub mod lock;
+pub mod protocol;
 pub mod remove;
 pub mod scan;
 pub mod trust;

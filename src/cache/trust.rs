@@ -103,15 +103,23 @@ fn real_prefix(root: &Path) -> io::Result<PathBuf> {
     Ok(real)
 }
 
+/// A file that is there but not to be trusted (inside the io::Error [`open_regular`] gives).
+#[derive(Debug, thiserror::Error)]
+#[error("{} is not a regular file of this user or root", .0.display())]
+pub struct Untrusted(pub PathBuf);
+
 /// The error for a file that is there but not to be trusted.
 fn untrusted(path: &Path) -> io::Error {
     io::Error::new(
         io::ErrorKind::PermissionDenied,
-        format!(
-            "{} is not a regular file of this user or root",
-            path.display()
-        ),
+        Untrusted(path.to_path_buf()),
     )
+}
+
+/// Whether an open failed because the file is not to be trusted (a link, a FIFO, another
+/// user's), rather than for want of access.
+pub fn is_untrusted(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(libc::ELOOP) || err.get_ref().is_some_and(|e| e.is::<Untrusted>())
 }
 
 /// Open `path` (for writing too with `write`) if it is a regular file that can be
