@@ -84,11 +84,28 @@ def root_problem(root, depth=0):
             return "%s belongs to another user (uid %d)" % (path, info.st_uid)
         if info.st_mode & 0o170000 == 0o120000:
             links = True
-        elif info.st_mode & 0o022 and not info.st_mode & 0o1000:
+        elif not info.st_mode & 0o1000 and (
+            info.st_mode & 0o002 or info.st_mode & 0o020 and not private_group(info.st_gid)
+        ):
             return "%s may be written by other users" % path
     if links and depth < 8:
         return root_problem(os.path.realpath(root), depth + 1)
     return None
+
+
+def private_group(gid):
+    """Whether `gid` is the user's own group with no other member: a user private group,
+    whose group-writable directories (umask 002) no one else may write."""
+    if gid != os.getegid():
+        return False
+    try:
+        import grp
+        import pwd
+
+        members = grp.getgrgid(gid).gr_mem
+        return not members or set(members) == {pwd.getpwuid(os.geteuid()).pw_name}
+    except (ImportError, KeyError):
+        return False
 
 
 def open_regular(path, flags=os.O_RDONLY):

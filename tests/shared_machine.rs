@@ -584,3 +584,19 @@ fn a_pre_warmed_root_owned_cache_serves_other_users() {
         tree(&w.victim_tmp())
     );
 }
+
+/// A root its user made under umask 002 (0775, group the user's own private group, as
+/// `useradd --user-group` makes it) is the user's alone: used, without a warning.
+#[test]
+fn a_user_private_group_may_write_the_root() {
+    let w = world!();
+    let upg = w.dir("upg-root", Some(w.victim), 0o775);
+    let out = w.run_in(Some(w.victim), &upg);
+    w.assert_safe(&out);
+    assert_eq!(out.stderr, "");
+    assert!(
+        upg.join(&w.stem).join(".rshiv-ready").is_file(),
+        "{:?}",
+        tree(&upg)
+    );
+}

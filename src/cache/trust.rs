@@ -24,6 +24,8 @@ const S_IFREG: u32 = 0o100000;
 const S_IFLNK: u32 = 0o120000;
 const STICKY: u32 = 0o1000;
 const GROUP_OR_OTHER_WRITE: u32 = 0o022;
+const GROUP_WRITE: u32 = 0o020;
+const OTHER_WRITE: u32 = 0o002;
 
 /// The effective user id of this process: the owner of what it creates.
 pub fn euid() -> u32 {
@@ -72,9 +74,12 @@ fn root_problem_at(root: &Path, depth: u32) -> Option<String> {
                 path.display()
             ));
         }
-        if meta.mode() & S_IFMT == S_IFLNK {
+        let mode = meta.mode();
+        if mode & S_IFMT == S_IFLNK {
             links = true;
-        } else if meta.mode() & GROUP_OR_OTHER_WRITE != 0 && meta.mode() & STICKY == 0 {
+        } else if mode & STICKY == 0
+            && (mode & OTHER_WRITE != 0 || mode & GROUP_WRITE != 0 && !private_group(meta.gid()))
+        {
             return Some(format!("{} may be written by other users", path.display()));
         }
     }
@@ -84,6 +89,56 @@ fn root_problem_at(root: &Path, depth: u32) -> Option<String> {
         }
     }
     None
+}
+
+/// Whether `gid` is the user's own group with no other member: a user private group, whose
+/// group-writable directories (made under umask 002) no one else may write.
+fn private_group(gid: u32) -> bool {
+    // SAFETY: getegid(2) has no preconditions and cannot fail.
+    if gid != unsafe { libc::getegid() } {
+        return false;
+    }
+    let Some(members) = group_members(gid) else {
+        return false;
+    };
+    members.is_empty() || user_name(euid()).is_some_and(|me| members.iter().all(|m| *m == me))
+}
+
+/// The member names of group `gid` (getgrgid_r(3)), None when it is unknown.
+fn group_members(gid: u32) -> Option<Vec<Vec<u8>>> {
+    let mut buf = vec![0 as libc::c_char; 1 << 16];
+    // SAFETY: zeroed is a valid `group`; getgrgid_r fills it with pointers into `buf`,
+    // which outlives every read below, and NULL-terminates gr_mem.
+    unsafe {
+        let mut group: libc::group = std::mem::zeroed();
+        let mut found = std::ptr::null_mut();
+        let rc = libc::getgrgid_r(gid, &mut group, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() {
+            return None;
+        }
+        let mut members = Vec::new();
+        let mut member = group.gr_mem;
+        while !member.is_null() && !(*member).is_null() {
+            members.push(std::ffi::CStr::from_ptr(*member).to_bytes().to_vec());
+            member = member.add(1);
+        }
+        Some(members)
+    }
+}
+
+/// The login name of user `uid` (getpwuid_r(3)).
+fn user_name(uid: u32) -> Option<Vec<u8>> {
+    let mut buf = vec![0 as libc::c_char; 1 << 14];
+    // SAFETY: as in `group_members`, for `passwd`.
+    unsafe {
+        let mut user: libc::passwd = std::mem::zeroed();
+        let mut found = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut user, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc != 0 || found.is_null() {
+            return None;
+        }
+        Some(std::ffi::CStr::from_ptr(user.pw_name).to_bytes().to_vec())
+    }
 }
 
 /// `root` with the symlinks of its existing part resolved (the rest kept as it is).
@@ -219,15 +274,13 @@ mod tests {
         assert!(open_or_create_lock(&fifo).is_err());
     }
 
+    /// (0644 whatever the umask: set explicitly. Not tested under umask 0 here, since the
+    /// umask is the whole test process's; `shared_machine` runs the bootstrap under 000.)
     #[test]
-    fn a_new_lock_is_0644_whatever_the_umask() {
+    fn a_new_lock_is_0644() {
         let dir = tempfile::tempdir().unwrap();
         let lock = dir.path().join(".app_1.lock");
-        // SAFETY: umask(2) cannot fail; the old mask is put back below.
-        let old = unsafe { libc::umask(0) };
-        let made = open_or_create_lock(&lock);
-        unsafe { libc::umask(old) };
-        made.unwrap();
+        open_or_create_lock(&lock).unwrap();
         let mode = std::fs::metadata(&lock).unwrap().mode() & 0o7777;
         assert_eq!(mode, 0o644);
     }
@@ -276,7 +329,21 @@ mod tests {
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(problem(&link.join("cache")).is_some());
         assert_eq!(problem(&dir.path().join("absent/cache")), None);
+        let private = dir.path().join("private-group");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o775)).unwrap();
+        // SAFETY: getegid(2) cannot fail.
+        let own_group_is_private = private_group(unsafe { libc::getegid() });
+        assert_eq!(
+            problem(&private.join("cache")).is_none(),
+            own_group_is_private
+        );
         if euid() == 0 {
+            std::os::unix::fs::chown(&private, None, Some(54321)).unwrap();
+            assert!(
+                problem(&private.join("cache")).is_some(),
+                "a group that is not ours"
+            );
             let owned = dir.path().join("owned");
             std::fs::create_dir(&owned).unwrap();
             std::os::unix::fs::chown(&owned, Some(54321), None).unwrap();
