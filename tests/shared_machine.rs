@@ -486,14 +486,15 @@ fn plant_fifos(w: &World, dirs: &[&str], fifos: &[&str]) -> PathBuf {
     sticky
 }
 
-/// Attack 11: a FIFO planted as the extraction lock.
+/// Attack 11: a FIFO planted as the extraction lock (a user may not open it read-write,
+/// and a read-only open of a FIFO waits for a writer).
 #[test]
 fn a_fifo_lock_makes_no_one_wait() {
     let w = world!();
     let lock = format!(".{}.lock", w.stem);
     let sticky = plant_fifos(&w, &[], &[&lock]);
-    w.assert_safe(&w.run_in(None, &sticky));
     w.assert_safe(&w.run_in(Some(w.victim), &sticky));
+    w.assert_safe(&w.run_in(None, &sticky));
 }
 
 /// Attack 12: a FIFO planted as the ready marker.
