@@ -77,15 +77,29 @@ fn roots_resolve_in_order() {
         Path::new("/t/rshiv-7")
     );
     assert_eq!(fallback_root(&vars(&[]), 7), Path::new("/tmp/rshiv-7"));
+    let dir = tempfile::tempdir().unwrap();
+    let open = [("TMPDIR", open_tmpdir(&dir))];
+    assert_eq!(fallback_root(&vars(&open), 7), Path::new("/tmp/rshiv-7"));
 }
 
 /// An environment and a baked `--root`.
 type Case = (Vec<(&'static str, &'static str)>, Option<&'static str>);
 
+/// A TMPDIR anyone may write (not sticky) inside `dir`: both sides must then put the
+/// fallback under /tmp. (Leaked as a `&'static str` for the case table.)
+fn open_tmpdir(dir: &tempfile::TempDir) -> &'static str {
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o777);
+    std::fs::set_permissions(&open, mode).unwrap();
+    Box::leak(open.to_string_lossy().into_owned().into_boxed_str())
+}
+
 /// The cases the drift test gives both sides.
-fn cases() -> Vec<Case> {
+fn cases(open: &'static str) -> Vec<Case> {
     let home = ("HOME", "/home/ops");
     vec![
+        (vec![home, ("TMPDIR", open)], None),
         (vec![home, ("RSHIV_ROOT", "/r"), ("SHIV_ROOT", "/s")], None),
         (vec![home, ("SHIV_ROOT", "/s")], Some("/baked")),
         (vec![home, ("SHIV_ROOT", "~/s")], None),
@@ -101,10 +115,10 @@ fn cases() -> Vec<Case> {
 }
 
 /// Run the bootstrap's own functions on every case, and on the names, in a real Python.
-fn bootstrap_answers() -> Value {
+fn bootstrap_answers(open: &'static str) -> Value {
     let dir = tempfile::tempdir().unwrap();
     bootstrap::write_package(dir.path());
-    let cases: Vec<Value> = cases()
+    let cases: Vec<Value> = cases(open)
         .into_iter()
         .map(|(env, baked)| json!({"env": BTreeMap::from_iter(env), "root": baked}))
         .collect();
@@ -161,9 +175,11 @@ print(json.dumps(out))
 
 #[test]
 fn the_bootstrap_follows_the_layout() {
-    let answers = bootstrap_answers();
+    let dir = tempfile::tempdir().unwrap();
+    let open = open_tmpdir(&dir);
+    let answers = bootstrap_answers(open);
     let uid = crate::cache::current_uid();
-    for (i, (env, baked)) in cases().into_iter().enumerate() {
+    for (i, (env, baked)) in cases(open).into_iter().enumerate() {
         let var = vars(&env);
         let root = cache_root(&var, baked).map(|p| p.to_string_lossy().into_owned());
         assert_eq!(
