@@ -601,3 +601,24 @@ fn a_user_private_group_may_write_the_root() {
         tree(&upg)
     );
 }
+
+/// `rshiv cache clean` by root does not sweep a root the attacker owns: one warning naming
+/// it, nothing removed.
+#[test]
+fn cache_clean_refuses_a_root_another_user_owns() {
+    let w = world!();
+    let owned = w.dir("attacker-root", Some(w.attacker), 0o755);
+    w.plant_tree(&owned.join("app_1"));
+    let out =
+        w.t.rshiv()
+            .args(["cache", "clean", "--root"])
+            .arg(&owned)
+            .run();
+    out.success()
+        .stderr_line_with(&["warning", &owned.to_string_lossy(), "another user"]);
+    assert!(
+        owned.join("app_1/.rshiv-ready").exists(),
+        "{:?}",
+        tree(&owned)
+    );
+}

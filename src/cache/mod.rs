@@ -135,7 +135,17 @@ fn select_for_prune(
 }
 
 /// Remove the chosen entries, one line each, then a summary line.
+/// A root another user controls is not swept at all (its entries could be swapped under
+/// us): one warning naming it and why.
 fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    if let Some(why) = trust::root_problem(&absolute) {
+        eprintln!(
+            "rshiv: warning: not cleaning {} ({why}): nothing removed",
+            root.display()
+        );
+        return Ok(());
+    }
     if chosen.is_empty() {
         writeln!(out, "nothing to remove in {}", root.display())?;
         return Ok(());
