@@ -1,8 +1,9 @@
 """rshiv's start-up stub (the PEP 441 `__main__.py`): find the extraction, hand over.
 
 Python compiles this file from source twice at every start (zipimport's get_filename
-compiles it too), so it holds only what must run before the extraction is found: one open,
-flock and stat of its marker. The runtime (`_rshiv/runtime.py`) then comes from the
+compiles it too), so it holds only what must run before the extraction is found: the lstat
+of each part of the cache root (nothing another user controls is trusted), one open, fstat,
+flock and stat of the marker. The runtime (`_rshiv/runtime.py`) then comes from the
 extraction's bytecode-cached copy, or from the pyz on a first run. The runtime calls back
 into the names here (MARKER, HELD and the functions): change the two files together.
 """
@@ -12,10 +13,20 @@ import sys
 
 _BAKED = None  # rshiv:baked
 
+# The cache layout and the pyz's member names, as src/cache/layout.rs and
+# src/archive/bootstrap.rs define them (their tests run this code and fail on drift).
+ROOT_VARS = ("RSHIV_ROOT", "SHIV_ROOT")
+ROOT_DIR = "rshiv"
+FALLBACK_PREFIX = "rshiv-"
+FALLBACK_TMP = "/tmp"
 MARKER = ".rshiv-ready"
+RUNTIME_COPY = ".rshiv/runtime-%08x.py"
 RUNTIME = "_rshiv/runtime.py"
 # Descriptors of the markers we hold LOCK_SH on, for the life of the process.
 HELD = []
+# (root, why) of cache roots refused as not trusted, and extractions refused.
+REFUSED = []
+DISTRUSTED = []
 
 
 def archive_path():
@@ -26,7 +37,7 @@ def archive_path():
 def cache_root(baked):
     """RSHIV_ROOT, else SHIV_ROOT, else the baked --root (`$VAR` read now), else XDG's cache."""
     environ = os.environ
-    root = environ.get("RSHIV_ROOT") or environ.get("SHIV_ROOT")
+    root = environ.get(ROOT_VARS[0]) or environ.get(ROOT_VARS[1])
     if not root and baked["root"]:
         root = baked["root"]
         if root.startswith("$"):
@@ -35,22 +46,98 @@ def cache_root(baked):
             root = os.path.join(value, rest) if value and rest else value
     if not root:
         xdg = environ.get("XDG_CACHE_HOME")
-        root = os.path.join(xdg if xdg and xdg[0] == "/" else "~/.cache", "rshiv")
+        root = os.path.join(xdg if xdg and xdg[0] == "/" else "~/.cache", ROOT_DIR)
     return os.path.abspath(os.path.expanduser(root))
 
 
 def fallback_root():
-    """The private per-user root used when the cache root is not writable."""
-    return os.path.join(os.environ.get("TMPDIR") or "/tmp", "rshiv-%d" % os.getuid())
+    """The private per-user root used when the cache root is not writable or not trusted:
+    `$TMPDIR/rshiv-<uid>`, or under /tmp when TMPDIR runs through another user's files."""
+    name = FALLBACK_PREFIX + str(os.getuid())
+    tmp = os.environ.get("TMPDIR") or FALLBACK_TMP
+    if tmp != FALLBACK_TMP and root_problem(os.path.abspath(tmp)):
+        tmp = FALLBACK_TMP
+    return os.path.join(tmp, name)
+
+
+class Untrusted(OSError):
+    """A path another user controls (or could change): never used, never deleted."""
+
+
+def trusted(info):
+    """Whether a stat says the user (or root) made it and no one else may change it."""
+    return info.st_uid in (0, os.geteuid()) and not info.st_mode & 0o022
+
+
+def root_problem(root, depth=0):
+    """Why `root` is not to be used, or None: each existing component must belong to the
+    user or root and be writable by no one else unless sticky (a symlink's target is checked
+    the same way). A missing part is fine: this process makes it."""
+    path, links = "", False
+    for part in root.split("/")[1:]:
+        path += "/" + part
+        try:
+            info = os.lstat(path)
+        except OSError:
+            break
+        if info.st_uid not in (0, os.geteuid()):
+            return "%s belongs to another user (uid %d)" % (path, info.st_uid)
+        if info.st_mode & 0o170000 == 0o120000:
+            links = True
+        elif not info.st_mode & 0o1000 and (
+            info.st_mode & 0o002 or info.st_mode & 0o020 and not private_group(info.st_gid)
+        ):
+            return "%s may be written by other users" % path
+    if links and depth < 8:
+        return root_problem(os.path.realpath(root), depth + 1)
+    return None
+
+
+def private_group(gid):
+    """Whether `gid` is the user's own group with no other member: a user private group,
+    whose group-writable directories (umask 002) no one else may write."""
+    if gid != os.getegid():
+        return False
+    try:
+        import grp
+        import pwd
+
+        members = grp.getgrgid(gid).gr_mem
+        return not members or set(members) == {pwd.getpwuid(os.geteuid()).pw_name}
+    except (ImportError, KeyError):
+        return False
+
+
+def open_regular(path, flags=os.O_RDONLY):
+    """A descriptor of `path` if it is a regular file that can be trusted, never waiting (a
+    FIFO) nor following a link; else Untrusted, or the OSError of the open."""
+    fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    info = os.fstat(fd)
+    if info.st_mode & 0o170000 != 0o100000 or not trusted(info):
+        os.close(fd)
+        raise Untrusted("not a regular file of this user or root", path)
+    return fd
+
+
+def real_dir(path):
+    """The lstat of `path` if it is a directory (not a symlink), else None."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info if info.st_mode & 0o170000 == 0o040000 else None
 
 
 def is_private_dir(path):
     """Whether `path` is a directory (not a symlink) of ours that no one else may write."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return info.st_mode & 0o170022 == 0o040000 and info.st_uid == os.getuid()
+    info = real_dir(path)
+    return info is not None and not info.st_mode & 0o022 and info.st_uid == os.getuid()
+
+
+def trusted_dir(path):
+    """Whether `path` is a real directory that the user or root made, writable by no other."""
+    info = real_dir(path)
+    return info is not None and trusted(info)
 
 
 def extraction_dir(root, baked):
@@ -61,17 +148,25 @@ def extraction_dir(root, baked):
 def open_extraction(root, baked):
     """The extraction's directory if published, with LOCK_SH held on its marker; else None.
 
-    None also when it is being removed (someone holds LOCK_EX) or was replaced between our
-    open and our lock (the marker's path then names another file).
+    None also when it is being removed (someone holds LOCK_EX), was replaced between our
+    open and our lock (the marker's path then names another file), or cannot be trusted
+    (then it is in DISTRUSTED).
     """
     import fcntl
 
-    marker = os.path.join(extraction_dir(root, baked), MARKER)
+    path = extraction_dir(root, baked)
+    marker = os.path.join(path, MARKER)
     try:
-        fd = os.open(marker, os.O_RDONLY | os.O_CLOEXEC)
+        fd = open_regular(marker)
+    except Untrusted:
+        DISTRUSTED.append(path)
+        return None
     except OSError:
         return None
     try:
+        if not trusted_dir(path):
+            DISTRUSTED.append(path)
+            raise Untrusted(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -85,17 +180,25 @@ def open_extraction(root, baked):
         os.close(fd)
         return None
     HELD.append((fd, marker, named.st_mtime))
-    return os.path.dirname(marker)
+    return path
 
 
 def find_extraction(baked):
     """The published extraction under the cache root; under the private fallback root only
-    while the cache root cannot be written (once it can, it wins: ops look there)."""
+    while the cache root cannot be written or trusted (once it can, it wins: ops look
+    there). A root refused, and why, goes to REFUSED for the runtime to say."""
     root = cache_root(baked)
-    found = open_extraction(root, baked)
-    if found is None and not root_writable(root) and is_private_dir(fallback_root()):
-        found = open_extraction(fallback_root(), baked)
-    return found
+    problem = root_problem(root)
+    if problem:
+        REFUSED.append((root, problem))
+    else:
+        found = open_extraction(root, baked)
+        if found is not None or (not DISTRUSTED and root_writable(root)):
+            return found
+    fallback = fallback_root()
+    if is_private_dir(fallback):
+        return open_extraction(fallback, baked)
+    return None
 
 
 def root_writable(root):
@@ -117,7 +220,14 @@ def load_runtime(extraction):
 
         try:
             crc = zipimport._zip_directory_cache[__loader__.archive][RUNTIME][7]
-            path = os.path.join(extraction, ".rshiv", "runtime-%08x.py" % crc)
+            path = os.path.join(extraction, RUNTIME_COPY % crc)
+            folder = os.path.dirname(path)
+            for part in (folder, os.path.join(folder, "__pycache__")):
+                if os.path.lexists(part) and not trusted_dir(part):
+                    raise ImportError(part)
+            info = os.lstat(path)
+            if info.st_mode & 0o170000 != 0o100000 or not trusted(info):
+                raise ImportError(path)
             spec = importlib.util.spec_from_file_location("_rshiv.runtime", path)
             runtime = importlib.util.module_from_spec(spec)
             # Registered first, so that `extract` and `unpack` share this module's classes.

@@ -3,7 +3,8 @@
 `<root>/<name>_<id>/` is published by one atomic rename of a complete temp dir, built under
 the extraction lock `<root>/.<name>_<id>.lock`; a running app holds LOCK_SH on the tree's
 marker, and a tree is removed only by whoever takes that marker exclusively (renamed to
-`.trash-…` first). `rshiv cache` (src/cache/) follows the same protocol.
+`.trash-…` first). The names are src/cache/layout.rs's; `rshiv cache` (src/cache/) follows
+the same protocol.
 """
 
 import errno
@@ -19,31 +20,90 @@ from _rshiv.unpack import unpack_payload
 UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST)
 FULL = (errno.ENOSPC, errno.EDQUOT)
 LOCK_POLL = 0.02
+# The names of src/cache/layout.rs (its tests run these functions and fail on drift).
+TMP_INFIX = ".tmp-"
+TRASH_PREFIX = ".trash-"
+LOCK_SUFFIX = ".lock"
+MARKER_VERSION = "rshiv-1"
+
+
+def lock_name(stem):
+    """`.<stem>.lock`."""
+    return "." + stem + LOCK_SUFFIX
+
+
+def lock_tmp_name(stem, pid, random):
+    """`.<stem>.lock-<pid>-<random>`: a new lock file, before it is linked into place."""
+    return "%s-%d-%s" % (lock_name(stem), pid, random)
+
+
+def tmp_name(stem, pid, random):
+    """`.<stem>.tmp-<pid>-<random>`."""
+    return ".%s%s%d-%s" % (stem, TMP_INFIX, pid, random)
+
+
+def trash_name(stem, pid, random):
+    """`.trash-<stem>-<pid>-<random>`."""
+    return "%s%s-%d-%s" % (TRASH_PREFIX, stem, pid, random)
+
+
+def marker_text(name, build_id, files, unpacked_bytes):
+    """What the ready marker says."""
+    return "%s\nname=%s\nbuild_id=%s\nfiles=%d\nunpacked_bytes=%d\n" % (
+        MARKER_VERSION,
+        name,
+        build_id,
+        files,
+        unpacked_bytes,
+    )
 
 
 class Unwritable(Exception):
     """The cache root cannot be written: use the private fallback root."""
 
 
+class Distrusted(Unwritable):
+    """Something in the cache root is another user's: use the private fallback root."""
+
+
 def obtain(baked, settings):
     """Unpack the payload (the stub found no extraction, or SHIV_FORCE_EXTRACT); return it.
 
-    A forced run first lets go of the tree it found, so the old one can be removed.
+    A forced run first lets go of the tree it found, so the old one can be removed. What
+    it creates is 0755/0644 whatever the umask (umask 022 meanwhile).
     """
     for fd, _, _ in runtime.boot.HELD:
         os.close(fd)
     del runtime.boot.HELD[:]
-    root = runtime.boot.cache_root(baked)
+    umask = os.umask(0o022)
     try:
-        return unpack_into(root, baked, settings)
-    except Unwritable as error:
-        reason = str(error)
+        return obtain_somewhere(baked, settings)
+    finally:
+        os.umask(umask)
+
+
+def obtain_somewhere(baked, settings):
+    """Unpack into the cache root, else (not writable, not trusted) the private fallback."""
+    root = runtime.boot.cache_root(baked)
+    refused = [why for refused, why in runtime.boot.REFUSED if refused == root]
+    del runtime.boot.REFUSED[:]
+    if refused:
+        error = Distrusted(refused[0])
+    else:
+        try:
+            return unpack_into(root, baked, settings)
+        except Unwritable as raised:
+            error = raised
+    reason = str(error)
     fallback = private_fallback(runtime.boot.fallback_root(), root, reason)
-    warn("cannot write to %s (%s); using %s instead" % (root, reason, fallback))
+    if isinstance(error, Distrusted):
+        warn("not using the cache root %s (%s); using %s instead" % (root, reason, fallback))
+    else:
+        warn("cannot write to %s (%s); using %s instead" % (root, reason, fallback))
     try:
         return unpack_into(fallback, baked, settings)
     except Unwritable as error:
-        raise Fatal("cannot write to %s (%s) nor to %s (%s)" % (root, reason, fallback, error))
+        raise Fatal("cannot use %s (%s) nor %s (%s)" % (root, reason, fallback, error))
 
 
 def private_fallback(path, root, reason):
@@ -56,7 +116,7 @@ def private_fallback(path, root, reason):
         raise Fatal(
             "cannot write to %s (%s) nor create %s (%s)" % (root, reason, path, error.strerror)
         )
-    if not runtime.boot.is_private_dir(path):
+    if not runtime.boot.is_private_dir(path) or runtime.boot.root_problem(path):
         raise Fatal(
             "cannot write to %s (%s), and the fallback %s is not a private directory of this user"
             % (root, reason, path)
@@ -72,13 +132,23 @@ def unwritable(error):
 
 
 def unpack_into(root, baked, settings):
-    """Unpack the payload into `<root>/<name>_<id>` under its lock and publish it; return it."""
+    """Unpack the payload into `<root>/<name>_<id>` under its lock and publish it; return it.
+
+    The root is checked again once made (someone could have made it first), and a tree of
+    this name that cannot be trusted is left alone: Distrusted, unpack elsewhere.
+    """
     try:
-        os.makedirs(root, exist_ok=True)
+        os.makedirs(root, 0o755, exist_ok=True)
     except OSError as error:
         raise unwritable(error)
+    problem = runtime.boot.root_problem(root)
+    if problem or not os.path.isdir(root):
+        raise Distrusted(problem or "not a directory")
     stem = os.path.basename(runtime.boot.extraction_dir(root, baked))
-    lock = Lock(os.path.join(root, "." + stem + ".lock"))
+    final = runtime.boot.extraction_dir(root, baked)
+    if final in runtime.boot.DISTRUSTED:
+        raise Distrusted("%s is not this user's" % final)
+    lock = Lock(root, stem)
 
     def published():
         return None if settings.force_extract else runtime.boot.open_extraction(root, baked)
@@ -90,9 +160,10 @@ def unpack_into(root, baked, settings):
         found = published()
         if found:
             return found
+        if os.path.lexists(final) and not runtime.boot.trusted_dir(final):
+            raise Distrusted("%s is not this user's" % final)
         if lock.held:
             remove_leftovers(root, stem)
-        final = runtime.boot.extraction_dir(root, baked)
         build(root, final, stem, baked, settings)
         found = runtime.boot.open_extraction(root, baked)
         if found is None:
@@ -105,19 +176,29 @@ def unpack_into(root, baked, settings):
 
 
 class Lock:
-    """The extraction lock `<root>/.<name>_<id>.lock` (flock LOCK_EX)."""
+    """The extraction lock `<root>/.<stem>.lock` (flock LOCK_EX)."""
 
-    def __init__(self, path):
-        """Open (create) the lock file; a root we cannot write raises Unwritable."""
-        self.path = path
+    def __init__(self, root, stem):
+        """Open the lock file, creating it first without following a planted link (a new
+        file linked into place, no-replace). A root we cannot write raises Unwritable; a
+        lock that is not a regular file of ours (or root's) raises Distrusted."""
+        self.path = os.path.join(root, lock_name(stem))
         self.held = False
-        try:
-            self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except OSError as error:
+        self.fd = None
+        for _ in range(8):
             try:
-                self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
+                self.fd = open_lock(self.path)
+                return
+            except runtime.boot.Untrusted:
+                raise Distrusted("%s is not a lock file of this user" % self.path)
+            except FileNotFoundError:
+                pass
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise Distrusted("%s is a symbolic link" % self.path)
                 raise unwritable(error)
+            create_lock(root, stem, self.path)
+        raise Fatal("cannot create the lock %s" % self.path)
 
     def wait(self, timeout, published):
         """Take the lock, polling; return `published()` instead as soon as it finds a tree.
@@ -157,10 +238,48 @@ class Lock:
             self.fd = None
 
 
+def open_lock(path):
+    """The lock file's descriptor (read-write, else read-only) if it is ours or root's."""
+    try:
+        return runtime.boot.open_regular(path, os.O_RDWR)
+    except PermissionError as error:
+        if isinstance(error, runtime.boot.Untrusted):
+            raise
+        return runtime.boot.open_regular(path)
+
+
+def create_lock(root, stem, path):
+    """Make the lock 0644 under a fresh name, then link it to `path`, which never follows
+    or replaces what is there (someone else's lock, or a planted link, stays)."""
+    tmp = fresh(root, lock_tmp_name, stem)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise unwritable(error)
+    try:
+        os.fchmod(fd, 0o644)
+        os.close(fd)
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise unwritable(error)
+    finally:
+        os.unlink(tmp)
+
+
+def ours(path):
+    """Whether `path` is a real directory that this user owns: the only kind we delete."""
+    info = runtime.boot.real_dir(path)
+    return info is not None and info.st_uid == os.geteuid()
+
+
 def remove_leftovers(root, stem):
     """Remove this build's temp dirs (stale: we hold its lock) and its unused trash."""
-    tmp_prefix, trash_prefix = "." + stem + ".tmp-", ".trash-" + stem + "-"
+    tmp_prefix, trash_prefix = "." + stem + TMP_INFIX, TRASH_PREFIX + stem + "-"
     for entry in os.scandir(root):
+        if not ours(entry.path):
+            continue
         if entry.name.startswith(tmp_prefix):
             remove_tree(entry.path)
         elif entry.name.startswith(trash_prefix):
@@ -168,14 +287,18 @@ def remove_leftovers(root, stem):
 
 
 def remove_if_unused(path):
-    """rmtree `path` unless a process holds a lock on its marker."""
+    """rmtree `path` (ours) unless a process holds a lock on its marker."""
     import fcntl
 
+    if not ours(path):
+        return
     try:
-        fd = os.open(os.path.join(path, runtime.boot.MARKER), os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+        fd = runtime.boot.open_regular(os.path.join(path, runtime.boot.MARKER))
+    except FileNotFoundError:
         remove_tree(path)
         return
+    except OSError:
+        return  # a marker that is not a file of ours: leave the tree to `rshiv cache`
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -192,16 +315,16 @@ def remove_tree(path):
     shutil.rmtree(path, ignore_errors=True)
 
 
-def trash_name(root, stem):
-    """A fresh `.trash-<name>_<id>-<pid>-<random>` path in root."""
-    return os.path.join(root, ".trash-%s-%d-%s" % (stem, os.getpid(), os.urandom(4).hex()))
+def fresh(root, name, stem):
+    """A fresh temp or trash path in root: `name(stem, pid, random)`."""
+    return os.path.join(root, name(stem, os.getpid(), os.urandom(4).hex()))
 
 
 def build(root, final, stem, baked, settings):
     """Unpack into a temp dir, check it, mark it complete and rename it into place."""
-    tmp = os.path.join(root, ".%s.tmp-%d-%s" % (stem, os.getpid(), os.urandom(4).hex()))
+    tmp = fresh(root, tmp_name, stem)
     try:
-        os.mkdir(tmp)
+        os.mkdir(tmp, 0o755)
     except OSError as error:
         raise unwritable(error)
     try:
@@ -226,7 +349,7 @@ def megabytes(baked):
 def fill(tmp, final, baked, settings):
     """Unpack the payload into `<tmp>/site-packages`, compile, record sources, write the marker."""
     site_packages = os.path.join(tmp, "site-packages")
-    os.mkdir(site_packages)
+    os.mkdir(site_packages, 0o755)
     status = status_line(baked, final)
     # The runtime's cached copy is compiled while the unpacking threads run outside the GIL.
     import threading
@@ -243,11 +366,8 @@ def fill(tmp, final, baked, settings):
         compile_tree(site_packages, os.path.join(final, "site-packages"), settings.compile_workers)
     if baked["no_modify"]:
         record_sources(tmp, site_packages, entries)
-    marker = "rshiv-1\nname=%s\nbuild_id=%s\nfiles=%d\nunpacked_bytes=%d\n" % (
-        baked["name"],
-        baked["build_id"],
-        len(entries),
-        sum(entry[4] for entry in entries),
+    marker = marker_text(
+        baked["name"], baked["build_id"], len(entries), sum(entry[4] for entry in entries)
     )
     write_file(os.path.join(tmp, runtime.boot.MARKER), marker.encode())
 
@@ -291,7 +411,7 @@ def publish(tmp, final, root, stem, force):
         if not force and os.path.exists(marker):
             remove_tree(tmp)
             return
-        trash = trash_name(root, stem)
+        trash = fresh(root, trash_name, stem)
         os.rename(final, trash)
     try:
         os.rename(tmp, final)
@@ -309,6 +429,7 @@ def prune_old_builds(root, name, keep):
         if (
             entry.name != keep
             and entry.name.startswith(name + "_")
+            and ours(entry.path)
             and marker_names(entry.path, name)
         ):
             remove_extraction(root, entry.name)
@@ -317,10 +438,15 @@ def prune_old_builds(root, name, keep):
 def marker_names(path, name):
     """Whether the marker in `path` says it is an extraction of app `name`."""
     try:
-        with open(os.path.join(path, runtime.boot.MARKER), "rb") as marker:
-            return ("\nname=%s\n" % name).encode() in marker.read(4096)
+        fd = runtime.boot.open_regular(os.path.join(path, runtime.boot.MARKER))
     except OSError:
         return False
+    try:
+        return ("\nname=%s\n" % name).encode() in os.read(fd, 4096)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def remove_extraction(root, stem):
@@ -329,15 +455,15 @@ def remove_extraction(root, stem):
 
     path = os.path.join(root, stem)
     try:
-        lock = os.open(os.path.join(root, "." + stem + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+        lock = runtime.boot.open_regular(os.path.join(root, lock_name(stem)))
     except OSError:
         return
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        marker = os.open(os.path.join(path, runtime.boot.MARKER), os.O_RDONLY | os.O_CLOEXEC)
+        marker = runtime.boot.open_regular(os.path.join(path, runtime.boot.MARKER))
         try:
             fcntl.flock(marker, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            trash = trash_name(root, stem)
+            trash = fresh(root, trash_name, stem)
             os.rename(path, trash)
         finally:
             os.close(marker)

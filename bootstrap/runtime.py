@@ -12,6 +12,7 @@ import sys
 import time
 
 SOURCES = ".rshiv-sources"
+ENVIRONMENT = "environment.json"
 TRUE_WORDS = ("yes", "true", "t", "1")
 ENTRY_VARS = ("ENTRY_POINT", "MODULE", "CONSOLE_SCRIPT", "INTERPRETER")
 
@@ -107,6 +108,7 @@ def prepare(baked, settings, extraction):
 
         extraction = extract.obtain(baked, settings)
     else:
+        warn_refused(os.path.dirname(extraction))
         touch_markers()
         if __file__.startswith(boot.archive_path() + os.sep):
             cache_runtime(extraction)
@@ -124,13 +126,21 @@ def prepare(baked, settings, extraction):
     return site_packages
 
 
+def warn_refused(used):
+    """Say once which cache roots were not used as not trusted, and why."""
+    for root, why in boot.REFUSED:
+        warn("not using the cache root %s (%s); using %s instead" % (root, why, used))
+    del boot.REFUSED[:]
+
+
 def touch_markers():
-    """Record the last use in the markers' mtime, at most once a minute."""
+    """Record the last use in the markers' mtime (through the descriptor we checked), at
+    most once a minute."""
     now = time.time()
-    for _, marker, mtime in boot.HELD:
+    for fd, _, mtime in boot.HELD:
         if now - mtime > 60:
             try:
-                os.utime(marker)
+                os.utime(fd)
             except OSError:
                 pass  # a read-only cache still runs
 
@@ -441,20 +451,33 @@ def cache_runtime(extraction):
     import zlib
 
     source = __loader__.get_data(__file__)
-    folder = os.path.join(extraction, ".rshiv")
-    path = os.path.join(folder, "runtime-%08x.py" % zlib.crc32(source))
-    if os.path.exists(path):
+    path = os.path.join(extraction, boot.RUNTIME_COPY % zlib.crc32(source))
+    folder = os.path.dirname(path)
+    if os.path.lexists(path):
         return
     partial = "%s.%d-%s.tmp" % (path, os.getpid(), os.urandom(4).hex())
+    umask = os.umask(0o022)
     try:
-        os.makedirs(folder, exist_ok=True)
+        make_dir(folder)
+        make_dir(os.path.join(folder, "__pycache__"))
         write_file(partial, source)
         os.rename(partial, path)
+        compile_runtime(path)
     except OSError:
-        if os.path.exists(partial):
+        if os.path.lexists(partial):
             os.unlink(partial)
-        return  # a read-only or full cache: warm starts then compile the runtime from the pyz
-    compile_runtime(path)
+        # a read-only or full cache: warm starts then compile the runtime from the pyz
+    finally:
+        os.umask(umask)
+
+
+def make_dir(path):
+    """mkdir 0755 (the caller sets umask 022); an existing one must be a trusted directory."""
+    try:
+        os.mkdir(path, 0o755)
+    except FileExistsError:
+        if not boot.trusted_dir(path):
+            raise boot.Untrusted("not a directory of this user or root", path)
 
 
 def compile_runtime(path):
@@ -465,10 +488,13 @@ def compile_runtime(path):
     """
     import py_compile
 
+    umask = os.umask(0o022)  # a __pycache__ it makes is 0755 whatever the user's umask
     try:
         py_compile.compile(path, doraise=True)
     except (OSError, py_compile.PyCompileError):
         pass  # a read-only cache: warm starts then compile the copy from source
+    finally:
+        os.umask(umask)
 
 
 def write_file(path, data):
@@ -557,7 +583,7 @@ def build_hashes(archive):
 
     try:
         with zipfile.ZipFile(archive) as pyz:
-            return json.loads(pyz.read("environment.json").decode("utf-8"))["hashes"]
+            return json.loads(pyz.read(ENVIRONMENT).decode("utf-8"))["hashes"]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise Fatal("cannot read the build's hashes from %s: %s" % (archive, error))
 

@@ -138,17 +138,21 @@ def safe_name(name):
 
 
 def make_dirs(site_packages, entries):
-    """Create every directory the entries need, parents first."""
+    """Create every directory the entries need, parents first, 0755 (the caller sets umask
+    022), and a `__pycache__` beside every `.py`: made now, it is ours and 0755, where Python
+    would make it later with the user's umask (000 lets anyone plant bytecode)."""
     dirs = set()
     for entry in entries:
         if not safe_name(entry[0]):
             raise Fatal("the payload holds an unsafe path: %r" % entry[0])
         parent = entry[0].rpartition("/")[0]
+        if entry[0].endswith(".py"):
+            dirs.add(parent + "/__pycache__" if parent else "__pycache__")
         while parent and parent not in dirs:
             dirs.add(parent)
             parent = parent.rpartition("/")[0]
     for directory in sorted(dirs):
-        os.mkdir(os.path.join(site_packages, directory))
+        os.mkdir(os.path.join(site_packages, directory), 0o755)
 
 
 def worker_count():
@@ -222,7 +226,7 @@ class Unpacker:
             if data_at + csize > len(view):
                 self.unpack(entry)
                 continue
-            self.create(entry, write_whole, method, view[data_at : data_at + csize], size)
+            self.create(entry, write_whole, method, view[data_at : data_at + csize], size, entry[0])
 
     def unpack(self, entry):
         """Write one file, checking its size and CRC-32."""
@@ -234,9 +238,9 @@ class Unpacker:
             )
         start = data_start(self.fd, self.base + offset)
         if size <= WHOLE_FILE_MAX and method in (STORED, DEFLATED):
-            self.create(entry, write_whole, method, os.pread(self.fd, csize, start), size)
+            self.create(entry, write_whole, method, os.pread(self.fd, csize, start), size, name)
         else:
-            self.create(entry, self.pieces, Inflater(method, name), start, csize)
+            self.create(entry, self.pieces, Inflater(method, name), start, csize, size)
 
     def create(self, entry, fill, *args):
         """Create the entry's file, let `fill(out, *args)` write it and return (size, crc),
@@ -251,8 +255,9 @@ class Unpacker:
         if written != size or check != crc:
             raise Fatal("the payload is damaged: %s fails its size or CRC check" % name)
 
-    def pieces(self, out, inflater, start, csize):
-        """Decompress a file piece by piece, bounding memory; return (size, crc)."""
+    def pieces(self, out, inflater, start, csize, size):
+        """Decompress a file piece by piece, bounding memory and stopping at the first byte
+        beyond its declared `size`; return (size, crc)."""
         written, check, at, end = 0, 0, start, start + csize
         while at < end:
             data = os.pread(self.fd, min(READ_PIECE, end - at), at)
@@ -260,16 +265,26 @@ class Unpacker:
                 break
             at += len(data)
             for piece in inflater.feed(data):
-                write_all(out, piece)
                 written += len(piece)
+                if written > size:
+                    raise too_big(inflater.name, size)
+                write_all(out, piece)
                 check = zlib.crc32(piece, check)
         return written, check
 
 
-def write_whole(out, method, data, size):
-    """Write a stored or deflated entry held whole in `data`; return (size, crc)."""
+def too_big(name, size):
+    """The error for an entry that inflates beyond its declared size."""
+    return Fatal("the payload is damaged: %s inflates beyond its declared %d bytes" % (name, size))
+
+
+def write_whole(out, method, data, size, name=""):
+    """Write a stored or deflated entry held whole in `data`; return (size, crc). Inflating
+    stops one byte past the declared size (zlib's max_length), so memory stays bounded."""
     if method == DEFLATED:
-        data = zlib.decompress(data, -15, size or 1)
+        data = zlib.decompressobj(-15).decompress(data, size + 1)
+        if len(data) > size:
+            raise too_big(name, size)
     write_all(out, data)
     return len(data), zlib.crc32(data)
 
@@ -307,6 +322,7 @@ class Inflater:
     def __init__(self, method, name):
         """Prepare to decompress entry `name`; bz2 and lzma are imported only when needed."""
         self.method = method
+        self.name = name
         self.pending = b""
         self.engine = None
         try:

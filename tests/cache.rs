@@ -313,3 +313,42 @@ fn writable_root_wins_over_the_fallback() {
         tree(&t.path("tmp"))
     );
 }
+
+/// `rshiv cache list` and `clean` without `--root` see the extractions a pyz made in its
+/// private fallback root (`$TMPDIR/rshiv-UID`) as well as those in the cache root.
+#[test]
+fn cache_commands_see_the_fallback_root() {
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
+    let blocked = t.write("not-a-dir", "").join("root");
+    t.pyz(&python, "app.pyz")
+        .env("RSHIV_ROOT", &blocked)
+        .run()
+        .success();
+    let list = t
+        .rshiv()
+        .env("RSHIV_ROOT", &blocked)
+        .args(["cache", "list"])
+        .run();
+    list.success()
+        .stdout_contains("app")
+        .stdout_contains("rshiv-");
+    let clean = t
+        .rshiv()
+        .env("RSHIV_ROOT", &blocked)
+        .args(["cache", "clean"])
+        .run();
+    clean.success().stdout_contains("removed app_");
+    let fallback = t.path("tmp").join(
+        listing(&t.path("tmp"))
+            .into_iter()
+            .find(|e| e.starts_with("rshiv-"))
+            .expect("the fallback root"),
+    );
+    assert!(
+        listing(&fallback).iter().all(|e| e.starts_with('.')),
+        "{:?}",
+        listing(&fallback)
+    );
+}

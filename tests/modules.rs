@@ -45,10 +45,6 @@ fn the_crate_has_no_module_cycles() {
     );
 }
 
-/// Files that still write to stderr themselves, by path under `src/`, until their owners
-/// move them to `diagnostics` (the installer's relayed output among them).
-const OWN_STDERR: &[&str] = &["cache/mod.rs"];
-
 #[test]
 fn only_diagnostics_writes_to_stderr() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -64,7 +60,6 @@ fn only_diagnostics_writes_to_stderr() {
             .to_string_lossy()
             .into_owned();
         let allowed = ["diagnostics.rs", "progress.rs"].contains(&relative.as_str())
-            || OWN_STDERR.contains(&relative.as_str())
             || relative == "tests.rs"
             || relative.ends_with("/tests.rs");
         if allowed || path.extension().is_none_or(|ext| ext != "rs") {

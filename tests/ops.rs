@@ -362,19 +362,19 @@ fn cache_prune_keeps_the_latest_build_per_app() {
     assert!(!old.exists() && new.exists());
 }
 
-/// prune without a rule, or with a bad duration: one clear error.
+/// prune without a rule, or with a bad duration: one clear error, a usage error (exit 2).
 #[test]
 fn cache_prune_bad_input() {
     let t = Test::new();
     t.rshiv()
         .args(["cache", "prune"])
         .run()
-        .failure()
+        .code(2)
         .stderr_contains("--older-than");
     t.rshiv()
         .args(["cache", "prune", "--older-than", "3x"])
         .run()
-        .failure()
+        .code(2)
         .stderr_contains("invalid duration `3x`");
 }
 

@@ -60,3 +60,6 @@ mod network;
 
 // rshiv as a Python package: the wheel and sdist maturin builds, installed with pip and uv.
 mod wheel;
+
+// Safe on a shared machine: issue 12's attacks by a second local user, each refused.
+mod shared_machine;

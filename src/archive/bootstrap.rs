@@ -21,6 +21,21 @@ pub const UNPACK: &str = include_str!("../../bootstrap/unpack.py");
 /// The placeholder line in `MAIN_TEMPLATE`.
 pub const BAKED_PLACEHOLDER: &str = "_BAKED = None  # rshiv:baked";
 
+/// The names of the outer zip's members that the bootstrap and Rust share (the payload's
+/// is [`super::pack::PAYLOAD_NAME`]). The bootstrap spells them too; the drift test in
+/// `cache::layout` runs it and compares.
+pub mod member {
+    /// The PEP 441 entry: the stub.
+    pub const MAIN: &str = "__main__.py";
+    /// The `_rshiv` package's `__init__.py`.
+    pub const PACKAGE: &str = "_rshiv/__init__.py";
+    pub const EXTRACT: &str = "_rshiv/extract.py";
+    pub const RUNTIME: &str = "_rshiv/runtime.py";
+    pub const UNPACK: &str = "_rshiv/unpack.py";
+    /// The build's record (see `environment::Environment`).
+    pub const ENVIRONMENT: &str = "environment.json";
+}
+
 /// `__main__.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
 pub fn render_main(baked: &Baked) -> Result<String> {
     render(MAIN_TEMPLATE, baked)
@@ -31,18 +46,18 @@ pub fn render_main(baked: &Baked) -> Result<String> {
 pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>> {
     // The warm path reads only `__main__.py` (stored, so zipimport needs no zlib); the
     // runtime and environment.json are read on first runs and by tools, so they shrink.
-    let member = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
+    let tail = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
         name: name.to_string(),
         data,
         deflate,
     };
     Ok(vec![
-        member("_rshiv/__init__.py", Vec::new(), false),
-        member("_rshiv/extract.py", EXTRACT.as_bytes().to_vec(), true),
-        member("_rshiv/runtime.py", RUNTIME.as_bytes().to_vec(), true),
-        member("_rshiv/unpack.py", UNPACK.as_bytes().to_vec(), true),
-        member("__main__.py", render_main(baked)?.into_bytes(), false),
-        member("environment.json", env.to_json()?, true),
+        tail(member::PACKAGE, Vec::new(), false),
+        tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
+        tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
+        tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
+        tail(member::MAIN, render_main(baked)?.into_bytes(), false),
+        tail(member::ENVIRONMENT, env.to_json()?, true),
     ])
 }
 
@@ -128,6 +143,23 @@ fn python_str(text: &str, out: &mut String) {
     out.push('"');
 }
 
+/// Lay the bootstrap out in `dir` as a pyz holds it (`_rshiv/*.py`), its stub as
+/// `stub.py` (the baked line still a placeholder), for tests that run its code.
+#[cfg(test)]
+pub(crate) fn write_package(dir: &std::path::Path) {
+    let package = dir.join("_rshiv");
+    std::fs::create_dir(&package).unwrap();
+    std::fs::write(package.join("__init__.py"), "").unwrap();
+    for (name, source) in [
+        ("runtime.py", RUNTIME),
+        ("extract.py", EXTRACT),
+        ("unpack.py", UNPACK),
+    ] {
+        std::fs::write(package.join(name), source).unwrap();
+    }
+    std::fs::write(dir.join("stub.py"), MAIN_TEMPLATE).unwrap();
+}
+
 #[cfg(test)]
 mod tests {
     use std::process::Command;
@@ -187,6 +219,55 @@ mod tests {
         assert!(err.contains("found it 0 times"), "{err}");
         let twice = format!("{BAKED_PLACEHOLDER}\n{BAKED_PLACEHOLDER}\n");
         assert!(render(&twice, &Baked::default()).is_err());
+    }
+
+    /// A deflated entry that inflates to 64 MiB while declaring 100 bytes (or 2 MiB,
+    /// streamed) stops with one error after the declared size, without the memory.
+    #[test]
+    fn an_entry_inflating_past_its_size_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        write_package(dir.path());
+        let script = r#"
+import os, resource, sys, tempfile, zlib
+sys.path.insert(0, sys.argv[1])
+from _rshiv import runtime, unpack
+bomb = zlib.compressobj(9, zlib.DEFLATED, -15)
+data = b"".join(bomb.compress(bytes(1 << 20)) for _ in range(64)) + bomb.flush()
+out = os.open(os.devnull, os.O_WRONLY)
+try:
+    unpack.write_whole(out, unpack.DEFLATED, data, 100, "bomb.py")
+except runtime.Fatal as error:
+    print(error)
+fd, _ = tempfile.mkstemp()
+os.write(fd, data)
+try:
+    unpacker = unpack.Unpacker(fd, 0, "unused")
+    unpacker.pieces(out, unpack.Inflater(unpack.DEFLATED, "big.bin"), 0, len(data), 2 << 20)
+except runtime.Fatal as error:
+    print(error)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"#;
+        let output = Command::new("python3")
+            .args(["-I", "-c", script])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(
+            lines[..2],
+            [
+                "the payload is damaged: bomb.py inflates beyond its declared 100 bytes",
+                "the payload is damaged: big.bin inflates beyond its declared 2097152 bytes",
+            ]
+        );
+        let peak_mb: u64 = lines[2].parse().unwrap();
+        assert!(peak_mb < 48, "peak {peak_mb} MB");
     }
 
     #[test]

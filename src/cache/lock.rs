@@ -1,14 +1,17 @@
 //! The two locks of the extraction protocol, taken without ever waiting.
 //!
 //! Both are `flock(2)` locks (std's `File::try_lock` is `flock(LOCK_EX | LOCK_NB)` on Linux
-//! and the BSDs), the same kind `bootstrap/runtime.py` takes with `fcntl.flock`:
+//! and the BSDs), the same kind `bootstrap/extract.py` takes with `fcntl.flock` (names in
+//! [`super::layout`]):
 //! * the extraction lock `<root>/.<name>_<id>.lock`, held while a tree is created or removed;
 //! * the marker `<name>_<id>/.rshiv-ready`, which every running pyz holds shared for its
 //!   whole life. Holding it exclusively proves that no process uses the tree.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io;
 use std::path::Path;
+
+use super::trust;
 
 /// What a non-blocking exclusive attempt on a lock file says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,17 +59,14 @@ pub enum NotHeld {
 }
 
 /// Take `path` exclusively without waiting; with `create`, make the file first if needed
-/// (the extraction lock), else a missing file is [`NotHeld::Missing`] (the marker).
+/// (the extraction lock), else a missing file is [`NotHeld::Missing`] (the marker). Only a
+/// regular file of the user or root is opened, never through a link nor waiting on a FIFO
+/// ([`trust::open_regular`]), and a new one is made without following a planted link.
 pub fn try_exclusive(path: &Path, create: bool) -> Result<Held, NotHeld> {
     let opened = if create {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
+        trust::open_or_create_lock(path)
     } else {
-        File::open(path)
+        trust::open_regular(path, false)
     };
     let file = match opened {
         Ok(file) => file,

@@ -1,14 +1,19 @@
 //! `rshiv cache list|clean|prune`: see and reclaim what pyz files leave in their cache root.
 //!
 //! shiv's users have no such tool and report caches of 23 GB (shiv #88, #188). Everything
-//! here follows the extraction protocol that `bootstrap/runtime.py` implements (the layout
-//! is in [`scan`], the locks in [`lock`], the removal steps in [`remove`]): a tree that a
-//! running process uses, or that is being extracted, is never removed.
+//! here follows the extraction protocol that `bootstrap/extract.py` implements (the names
+//! and roots are in [`layout`], reading a root in [`scan`], the locks in [`lock`], the
+//! removal steps in [`remove`]): a tree that a running process uses, or that is being
+//! extracted, is never removed. Without `--root`, the commands see both roots a pyz may
+//! use: the cache root and the user's private fallback.
 
 pub mod human;
+pub mod layout;
 pub mod lock;
+pub mod protocol;
 pub mod remove;
 pub mod scan;
+pub mod trust;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,28 +22,40 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use crate::cli::{CacheCommand, RootArg};
+use crate::diagnostics;
+use crate::error::Error;
 use crate::progress::human_bytes;
 use lock::Probe;
 use remove::Outcome;
 use scan::{Entry, Kind};
 
 /// Run one `rshiv cache` subcommand; listings and removal lines go to `out`.
-pub fn run(cmd: &CacheCommand, out: &mut dyn Write) -> anyhow::Result<()> {
+///
+/// A bad `--older-than`, or a prune with nothing to prune by, is a usage error (exit 2).
+pub fn run(cmd: &CacheCommand, out: &mut dyn Write) -> crate::error::Result<()> {
     match cmd {
         CacheCommand::List { root, json } => {
-            let root = resolve_root(root)?;
-            let entries = scan::scan(&root)?;
-            if *json {
-                list_json(&entries, out)
-            } else {
-                list_table(&root, &entries, out)
+            let roots = resolve_roots(root)?;
+            let mut all = Vec::new();
+            for root in &roots {
+                let entries = scan::scan(root)?;
+                if !*json {
+                    list_table(root, &entries, out)?;
+                }
+                all.extend(entries);
             }
+            if *json {
+                list_json(&all, out)?;
+            }
+            Ok(())
         }
         CacheCommand::Clean { root, dry_run } => {
-            let root = resolve_root(root)?;
-            let entries = scan::scan(&root)?;
-            let chosen: Vec<&Entry> = entries.iter().collect();
-            sweep(&root, &chosen, *dry_run, out)
+            for root in resolve_roots(root)? {
+                let entries = scan::scan(&root)?;
+                let chosen: Vec<&Entry> = entries.iter().collect();
+                sweep(&root, &chosen, *dry_run, out)?;
+            }
+            Ok(())
         }
         CacheCommand::Prune {
             root,
@@ -49,53 +66,51 @@ pub fn run(cmd: &CacheCommand, out: &mut dyn Write) -> anyhow::Result<()> {
             let older_than = older_than
                 .as_deref()
                 .map(human::parse_duration)
-                .transpose()?;
+                .transpose()
+                .map_err(Error::usage)?;
             if older_than.is_none() && keep_latest.is_none() {
-                anyhow::bail!("cache prune needs --older-than DURATION, --keep-latest N or both");
+                return Err(Error::usage(anyhow::anyhow!(
+                    "cache prune needs --older-than DURATION, --keep-latest N or both"
+                )));
             }
-            let root = resolve_root(root)?;
-            let entries = scan::scan(&root)?;
-            let chosen = select_for_prune(&entries, SystemTime::now(), older_than, *keep_latest);
-            sweep(&root, &chosen, *dry_run, out)
+            for root in resolve_roots(root)? {
+                let entries = scan::scan(&root)?;
+                let now = SystemTime::now();
+                let chosen = select_for_prune(&entries, now, older_than, *keep_latest);
+                sweep(&root, &chosen, *dry_run, out)?;
+            }
+            Ok(())
         }
     }
 }
 
-/// The root a command works on: `--root`, else the one the runtime uses.
-fn resolve_root(arg: &RootArg) -> anyhow::Result<PathBuf> {
-    match &arg.root {
-        Some(root) => Ok(root.clone()),
-        None => default_root(&|name| std::env::var_os(name)),
+/// The roots a command works on: `--root`, else the cache root the runtime uses and, when
+/// it exists, the private fallback the runtime uses where it cannot write the cache root.
+fn resolve_roots(arg: &RootArg) -> anyhow::Result<Vec<PathBuf>> {
+    if let Some(root) = &arg.root {
+        return Ok(vec![root.clone()]);
     }
+    let root = default_root(&layout::process_env)?;
+    let fallback = layout::fallback_root(&layout::process_env, current_uid());
+    let mut roots = vec![root];
+    if fallback.is_dir() && !roots.contains(&fallback) {
+        roots.push(fallback);
+    }
+    Ok(roots)
 }
 
-/// The runtime's cache root: `RSHIV_ROOT`, else `SHIV_ROOT`, else
-/// `${XDG_CACHE_HOME:-~/.cache}/rshiv` (the XDG Base Directory spec ignores a relative
-/// `XDG_CACHE_HOME`). Empty variables count as unset; a leading `~` is the home directory.
-pub fn default_root(var: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> anyhow::Result<PathBuf> {
-    let set = |name: &str| var(name).filter(|value| !value.is_empty());
-    let home = set("HOME").map(PathBuf::from);
-    for name in ["RSHIV_ROOT", "SHIV_ROOT"] {
-        if let Some(value) = set(name) {
-            return Ok(expand_home(PathBuf::from(value), home.as_deref()));
-        }
-    }
-    if let Some(xdg) = set("XDG_CACHE_HOME").map(PathBuf::from) {
-        if xdg.is_absolute() {
-            return Ok(xdg.join("rshiv"));
-        }
-    }
-    match home {
-        Some(home) => Ok(home.join(".cache").join("rshiv")),
+/// The runtime's cache root when no `--root` is baked (see [`layout::cache_root`]).
+pub fn default_root(var: layout::Vars) -> anyhow::Result<PathBuf> {
+    match layout::cache_root(var, None) {
+        Some(root) => Ok(root),
         None => anyhow::bail!("cannot find the cache root: HOME is not set; pass --root DIR"),
     }
 }
 
-fn expand_home(path: PathBuf, home: Option<&Path>) -> PathBuf {
-    match (path.strip_prefix("~"), home) {
-        (Ok(rest), Some(home)) => home.join(rest),
-        _ => path,
-    }
+/// The real user id of this process.
+pub fn current_uid() -> u32 {
+    // SAFETY: getuid(2) has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
 }
 
 /// Extractions of each app beyond the `keep_latest` most recently used and last used
@@ -127,7 +142,17 @@ fn select_for_prune(
 }
 
 /// Remove the chosen entries, one line each, then a summary line.
+/// A root another user controls is not swept at all (its entries could be swapped under
+/// us): one warning naming it and why.
 fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    if let Some(why) = trust::root_problem(&absolute) {
+        diagnostics::warning(&format!(
+            "not cleaning {} ({why}): nothing removed",
+            root.display()
+        ));
+        return Ok(());
+    }
     if chosen.is_empty() {
         writeln!(out, "nothing to remove in {}", root.display())?;
         return Ok(());
@@ -148,7 +173,7 @@ fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> 
             }
             Err(err) => {
                 failed += 1;
-                eprintln!("rshiv: warning: {err:#}");
+                diagnostics::warning(&format!("{err:#}"));
             }
         }
     }

@@ -1,11 +1,12 @@
 //! Removing an entry of the root, following the extraction protocol step by step, so
 //! that no running pyz ever loses its tree and no extraction in progress is disturbed.
 
-use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 
+use super::layout;
 use super::lock::{self, NotHeld};
 use super::scan::{Entry, Kind};
+use super::trust;
 
 /// What happened to one entry.
 #[derive(Debug, PartialEq, Eq)]
@@ -26,6 +27,11 @@ pub enum Outcome {
 ///   under that lock; delete it then.
 /// * shiv's trees carry no sign of use, so they are never removed here.
 pub fn remove(root: &Path, entry: &Entry, dry_run: bool) -> anyhow::Result<Outcome> {
+    if entry.kind != Kind::Shiv && !trust::ours(&entry.path) {
+        return Ok(Outcome::Skipped(
+            "not this user's: rshiv removes only what the user owns".into(),
+        ));
+    }
     match entry.kind {
         Kind::Rshiv => remove_published(root, entry, dry_run),
         Kind::Trash => {
@@ -67,12 +73,8 @@ fn remove_published(root: &Path, entry: &Entry, dry_run: bool) -> anyhow::Result
     if dry_run {
         return Ok(Outcome::Removed);
     }
-    let trash = root.join(format!(
-        ".trash-{}-{}-{:08x}",
-        entry.key,
-        std::process::id(),
-        random()
-    ));
+    let random = format!("{:08x}", trust::random());
+    let trash = root.join(layout::trash_name(&entry.key, std::process::id(), &random));
     fs_err::rename(&entry.path, &trash)?;
     drop(lock);
     let outcome = delete(&trash, false);
@@ -114,15 +116,4 @@ fn delete(path: &Path, dry_run: bool) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::Removed)
-}
-
-/// A few random bits for a unique directory name, from the standard library's hasher keys.
-fn random() -> u32 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish() as u32
 }

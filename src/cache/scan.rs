@@ -1,7 +1,6 @@
 //! Reading a cache root: which directories are extractions, leftovers or someone else's.
 //!
-//! Names follow the extraction protocol shared with `bootstrap/runtime.py` (see the common
-//! brief and `cache`): `<name>_<id>/` holding `.rshiv-ready`, `.<name>_<id>.tmp-<pid>-<rnd>/`,
+//! Names are [`layout`]'s: `<name>_<id>/` holding `.rshiv-ready`, `.<name>_<id>.tmp-<pid>-<rnd>/`,
 //! `.trash-<name>_<id>-<pid>-<rnd>/`. shiv's extractions (`<name>_<id>/site-packages`, no
 //! marker) are listed too, since `SHIV_ROOT` may point both tools at one root. Anything else
 //! in the root is left alone.
@@ -13,10 +12,12 @@ use std::time::SystemTime;
 use anyhow::Context;
 use walkdir::WalkDir;
 
+use super::layout::{self, SITE_PACKAGES};
 use super::lock::{self, Probe};
+use super::trust;
 
 /// The marker a published extraction holds; its mtime is the last use.
-pub const MARKER: &str = ".rshiv-ready";
+pub use super::layout::MARKER;
 
 /// What a directory in the root is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ pub struct Entry {
 impl Entry {
     /// The extraction lock of this entry's extraction.
     pub fn lock_path(&self, root: &Path) -> PathBuf {
-        root.join(format!(".{}.lock", self.key))
+        root.join(layout::lock_name(&self.key))
     }
 
     /// The marker inside this entry, if it is an rshiv tree (published or trash).
@@ -73,12 +74,19 @@ impl Entry {
     }
 }
 
-/// Every entry of `root`, sorted by app name and then most recently used first. A root
-/// that does not exist holds nothing.
+/// Every entry of `root`, sorted by app name and then most recently used first.
 pub fn scan(root: &Path) -> anyhow::Result<Vec<Entry>> {
     let read = match std::fs::read_dir(root) {
         Ok(read) => read,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        // A root that does not exist, or cannot (it lies under a file), holds nothing.
+        Err(err)
+            if matches!(
+                err.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(Vec::new())
+        }
         Err(err) => {
             return Err(err)
                 .with_context(|| format!("cannot read the cache root {}", root.display()))
@@ -117,15 +125,16 @@ pub fn scan(root: &Path) -> anyhow::Result<Vec<Entry>> {
 /// Recognise one directory of the root by its name and contents.
 fn classify(root: &Path, file_name: &str) -> Option<Entry> {
     let path = root.join(file_name);
-    let (kind, key) = if let Some(rest) = file_name.strip_prefix(".trash-") {
-        (Kind::Trash, strip_pid_and_random(rest)?)
-    } else if let Some(rest) = file_name.strip_prefix('.') {
-        let (key, suffix) = rest.rsplit_once(".tmp-")?;
-        strip_pid_and_random(&format!("x-{suffix}"))?;
+    let shiv_tmp = format!("{SITE_PACKAGES}.tmp");
+    let (kind, key) = if let Some(key) = layout::parse_trash(file_name) {
+        (Kind::Trash, key)
+    } else if let Some(key) = layout::parse_tmp(file_name) {
         (Kind::Tmp, key)
-    } else if path.join(MARKER).is_file() {
+    } else if file_name.starts_with('.') {
+        return None;
+    } else if is_regular(&path.join(MARKER)) {
         (Kind::Rshiv, file_name)
-    } else if path.join("site-packages").is_dir() || path.join("site-packages.tmp").is_dir() {
+    } else if path.join(SITE_PACKAGES).is_dir() || path.join(shiv_tmp).is_dir() {
         (Kind::Shiv, file_name)
     } else {
         return None;
@@ -142,7 +151,7 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
     }
     let stamp = match kind {
         Kind::Rshiv => path.join(MARKER),
-        Kind::Shiv if path.join("site-packages").is_dir() => path.join("site-packages"),
+        Kind::Shiv if path.join(SITE_PACKAGES).is_dir() => path.join(SITE_PACKAGES),
         _ => path.clone(),
     };
     let (size, files) = disk_usage(&path);
@@ -153,7 +162,9 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
         build_id,
         size,
         files,
-        last_used: std::fs::metadata(&stamp).and_then(|m| m.modified()).ok(),
+        last_used: std::fs::symlink_metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok(),
         probe: Probe::Unknown,
         path,
     };
@@ -170,26 +181,18 @@ fn classify(root: &Path, file_name: &str) -> Option<Entry> {
 /// so splitting `<name>_<id>` is only the fallback.
 fn recorded_identity(marker: &Path, key: &str) -> Option<(String, String)> {
     let mut text = String::new();
-    std::fs::File::open(marker)
+    trust::open_regular(marker, false)
         .ok()?
         .take(4096)
         .read_to_string(&mut text)
         .ok()?;
-    let field = |wanted: &str| {
-        text.lines()
-            .find_map(|line| line.strip_prefix(wanted)?.strip_prefix('='))
-            .map(str::to_string)
-    };
-    let (name, build_id) = (field("name")?, field("build_id")?);
-    (format!("{name}_{build_id}") == key).then_some((name, build_id))
+    let marker = layout::Marker::parse(&text)?;
+    (layout::stem(&marker.name, &marker.build_id) == key).then_some((marker.name, marker.build_id))
 }
 
-/// `<key>-<pid>-<random>` -> `<key>`, checking that the pid is a number.
-fn strip_pid_and_random(name: &str) -> Option<&str> {
-    let (rest, random) = name.rsplit_once('-')?;
-    let (key, pid) = rest.rsplit_once('-')?;
-    let valid = !key.is_empty() && !random.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
-    valid.then_some(key)
+/// Whether `path` itself (not what a link names) is a regular file.
+fn is_regular(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file())
 }
 
 /// Total size and number of the regular files under `dir`, not following symlinks.
@@ -206,17 +209,6 @@ pub fn disk_usage(dir: &Path) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_split_into_key_pid_and_random() {
-        assert_eq!(strip_pid_and_random("api_abc-123-x9z"), Some("api_abc"));
-        assert_eq!(
-            strip_pid_and_random("my-app_abc-123-x9z"),
-            Some("my-app_abc")
-        );
-        assert_eq!(strip_pid_and_random("api_abc-x-x9z"), None);
-        assert_eq!(strip_pid_and_random("api_abc"), None);
-    }
 
     #[test]
     fn only_known_shapes_are_entries() {

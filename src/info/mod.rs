@@ -221,4 +221,6 @@ fn human_view(pyz: &Pyz) -> String {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -205,7 +205,8 @@ fn scan<R: Read + Seek>(
             continue;
         }
         pyz.files += 1;
-        pyz.unpacked_bytes += member.size();
+        // Declared sizes are the file's word: saturate rather than wrap past 2^64.
+        pyz.unpacked_bytes = pyz.unpacked_bytes.saturating_add(member.size());
         let Some((dir, file)) = rel.split_once('/') else {
             continue;
         };

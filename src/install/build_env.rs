@@ -37,13 +37,8 @@ pub fn cache_dir() -> Result<PathBuf> {
     if let Some(dir) = set("RSHIV_BUILD_CACHE") {
         return Ok(PathBuf::from(dir));
     }
-    if let Some(xdg) = set("XDG_CACHE_HOME").map(PathBuf::from) {
-        if xdg.is_absolute() {
-            return Ok(xdg.join("rshiv-build"));
-        }
-    }
-    match set("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".cache").join("rshiv-build")),
+    match crate::cache::layout::xdg_cache_home(&crate::cache::layout::process_env) {
+        Some(home) => Ok(home.join(crate::cache::layout::BUILD_CACHE_DIR)),
         None => bail!("cannot find the build cache: HOME is not set; set RSHIV_BUILD_CACHE"),
     }
 }

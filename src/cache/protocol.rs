@@ -1,0 +1,185 @@
+//! The extraction protocol's steps, for Rust code that makes an extraction of its own (a
+//! native launcher unpacking an interpreter): the steps `bootstrap/extract.py` takes, on
+//! the names of [`super::layout`] and under the rules of [`super::trust`].
+//!
+//! 1. [`open_published`]: a published, trusted `<root>/<stem>`, its marker held shared
+//!    for as long as the tree is used (a remover takes it exclusively first).
+//! 2. Else [`wait`]: take the extraction lock, polling until a deadline, and stop at once
+//!    if a published tree appears meanwhile.
+//! 3. Under the lock, fill a [`work_dir`] (0755), then [`publish`] it: marker last, one
+//!    atomic rename.
+//!
+//! Whatever is not trusted ([`Refused`]) is never used nor deleted: the caller goes to the
+//! user's private fallback root ([`super::layout::fallback_root`]) and says why.
+
+use std::fs::{File, TryLockError};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::layout::{self, Marker, MARKER};
+use super::trust;
+
+/// How often [`wait`] looks again (the bootstrap's LOCK_POLL).
+const POLL: Duration = Duration::from_millis(20);
+
+/// A published extraction in use: its marker is held shared until this is dropped.
+#[derive(Debug)]
+pub struct Published {
+    pub dir: PathBuf,
+    _marker: File,
+}
+
+/// Something in the root that another user controls, and why it is not used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// What [`wait`] ended with.
+#[derive(Debug)]
+pub enum Waited {
+    /// Another process published the tree meanwhile.
+    Published(Published),
+    /// The extraction lock is ours until dropped: make the tree.
+    Locked(File),
+}
+
+/// `<root>/<stem>` if it is published and can be trusted, with its marker held shared.
+/// None when it is absent, being removed (its marker held exclusively) or was replaced
+/// between the open and the lock.
+pub fn open_published(root: &Path, stem: &str) -> Result<Option<Published>, Refused> {
+    let dir = root.join(stem);
+    let marker = dir.join(MARKER);
+    let file = match trust::open_regular(&marker, false) {
+        Ok(file) => file,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(err) if trust::is_untrusted(&err) => return Err(Refused(err.to_string())),
+        Err(_) => return Ok(None),
+    };
+    if !trust::trusted_dir(&dir) {
+        return Err(Refused(format!("{} is not this user's", dir.display())));
+    }
+    match file.try_lock_shared() {
+        Ok(()) | Err(TryLockError::Error(_)) => {} // no flock (NFS): the rename keeps it whole
+        Err(TryLockError::WouldBlock) => return Ok(None),
+    }
+    let (named, held) = (std::fs::metadata(&marker), file.metadata());
+    match (named, held) {
+        (Ok(named), Ok(held)) if (named.dev(), named.ino()) == (held.dev(), held.ino()) => {
+            Ok(Some(Published { dir, _marker: file }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Take the extraction lock of `<root>/<stem>`, or return the tree another process
+/// publishes meanwhile; fail naming the lock after `timeout`.
+pub fn wait(root: &Path, stem: &str, timeout: Duration) -> anyhow::Result<Waited> {
+    let path = root.join(layout::lock_name(stem));
+    let lock = trust::open_or_create_lock(&path).map_err(|err| {
+        if trust::is_untrusted(&err) {
+            anyhow::Error::new(Refused(format!(
+                "{} is not a lock of this user",
+                path.display()
+            )))
+        } else {
+            anyhow::Error::new(err).context(format!("cannot open the lock {}", path.display()))
+        }
+    })?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        match lock.try_lock() {
+            Ok(()) | Err(TryLockError::Error(_)) => return Ok(Waited::Locked(lock)),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        if let Some(published) = open_published(root, stem)? {
+            return Ok(Waited::Published(published));
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "timed out after {timeout:?} waiting for {} (another process is unpacking)",
+                path.display()
+            );
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A fresh `.<stem>.tmp-<pid>-<random>` directory in `root`, 0755 whatever the umask.
+pub fn work_dir(root: &Path, stem: &str) -> io::Result<PathBuf> {
+    let random = format!("{:08x}", trust::random());
+    let dir = root.join(layout::tmp_name(stem, std::process::id(), &random));
+    std::fs::DirBuilder::new().mode(0o755).create(&dir)?;
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+    Ok(dir)
+}
+
+/// Write `marker` into the complete `work` dir and rename it to `<root>/<stem>` (the
+/// caller holds the extraction lock). A tree already there is kept when it is complete and
+/// trusted (`work` is then removed), refused when it is not trusted.
+pub fn publish(root: &Path, stem: &str, work: &Path, marker: &Marker) -> anyhow::Result<()> {
+    let final_dir = root.join(stem);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(work.join(MARKER))?;
+    file.write_all(marker.render().as_bytes())?;
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    drop(file);
+    if std::fs::symlink_metadata(&final_dir).is_ok() {
+        if !trust::trusted_dir(&final_dir) {
+            anyhow::bail!(Refused(format!(
+                "{} is not this user's",
+                final_dir.display()
+            )));
+        }
+        let _ = std::fs::remove_dir_all(work);
+        return Ok(());
+    }
+    fs_err::rename(work, &final_dir)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_then_use() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        assert!(open_published(root, "py_1").unwrap().is_none());
+        let Waited::Locked(lock) = wait(root, "py_1", Duration::from_secs(1)).unwrap() else {
+            panic!("nothing was published yet");
+        };
+        let work = work_dir(root, "py_1").unwrap();
+        std::fs::write(work.join("python"), "").unwrap();
+        let marker = Marker {
+            name: "py".into(),
+            build_id: "1".into(),
+            files: 1,
+            unpacked_bytes: 0,
+        };
+        publish(root, "py_1", &work, &marker).unwrap();
+        drop(lock);
+        let published = open_published(root, "py_1").unwrap().expect("published");
+        assert!(published.dir.join("python").is_file());
+        match wait(root, "py_1", Duration::from_secs(1)).unwrap() {
+            Waited::Locked(_) | Waited::Published(_) => {}
+        }
+        let text = std::fs::read_to_string(published.dir.join(MARKER)).unwrap();
+        assert_eq!(Marker::parse(&text), Some(marker));
+    }
+
+    #[test]
+    fn a_tree_others_may_write_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("py_1");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join(MARKER), "rshiv-1\n").unwrap();
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .unwrap();
+        assert!(open_published(root.path(), "py_1").is_err());
+    }
+}
