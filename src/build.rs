@@ -53,8 +53,27 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let _staging_pending = interrupt::Pending::new(staging.path());
     let mut interpreter = None;
     let request = &settings.install;
+    // What a lock pins goes into a directory of its own: pip's `--target` would not merge
+    // a second install's `bin/` into the first's.
+    let locked_dir = tempfile::Builder::new()
+        .prefix("rshiv-locked-")
+        .tempdir()
+        .context("could not create a staging directory")?;
+    let _locked_pending = interrupt::Pending::new(locked_dir.path());
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
+        if let Some(lock) = &request.lock {
+            say(settings, &format!("using {}", lock.path.display()));
+            install::lock::install(
+                &installer,
+                locked_dir.path(),
+                lock,
+                (&request.args, &request.target),
+                settings.verbose,
+                progress,
+            )?;
+            stage::normalize_installed(locked_dir.path())?;
+        }
         let prepared = install::build_local_projects(
             &installer,
             staging.path(),
@@ -71,7 +90,10 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         stage::normalize_installed(staging.path())?;
         interpreter = Some(installer.python);
     }
-    let mut roots = vec![staging.path().to_path_buf()];
+    let mut roots = vec![
+        staging.path().to_path_buf(),
+        locked_dir.path().to_path_buf(),
+    ];
     roots.extend(settings.site_packages.iter().cloned());
     let mut tree = stage::collect(&roots)?;
     let preamble = add_preamble(&mut tree, settings)?;

@@ -14,6 +14,7 @@ mod build_env;
 mod early;
 mod flags;
 mod interpreter;
+pub mod lock;
 mod pip;
 mod process;
 mod project;
@@ -139,6 +140,9 @@ impl Installer {
         match outcome {
             Ok(()) => Ok(()),
             Err(RunError::Failed { failure, .. }) => {
+                if let Some(line) = lock::hash_mismatch(&failure.output) {
+                    bail!(line)
+                }
                 let mut message = format!("{} failed ({})", self.frontend.describe(), failure.code);
                 if let Some(hint) = self.frontend.hint(&failure.output) {
                     message.push_str(": ");

@@ -1,0 +1,248 @@
+//! Locked builds: a uv project's `uv.lock` (made by a real `uv lock` against a local
+//! PEP 503 index served on 127.0.0.1) pins what goes into the pyz, hashes enforced.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::support::{has_uv, uv, Installer, Project, Pyz, Test, Wheel};
+
+/// A PEP 503 tree of generated wheels under `<test>/index`, served by `python -m
+/// http.server` on 127.0.0.1 until dropped; each link carries a `#sha256=` fragment.
+struct Index {
+    dir: PathBuf,
+    port: u16,
+    server: std::process::Child,
+}
+
+impl Index {
+    #[track_caller]
+    fn start(t: &Test) -> Index {
+        let dir = t.path("index");
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let python = crate::support::any_python().expect("a python for the index server");
+        let server = t
+            .command(python)
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .current_dir(&dir)
+            .spawn(&t.path("index.log"));
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the index did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Index { dir, port, server }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// Publish `wheel` (replacing a file of the same name) and rewrite its project's page.
+    fn publish(&self, wheel: &Wheel) -> String {
+        let name = wheel.file_name();
+        let project = self
+            .dir
+            .join(name.split('-').next().unwrap().replace('_', "-"));
+        std::fs::create_dir_all(&project).unwrap();
+        let path = wheel.write(&project);
+        let mut page = String::new();
+        let mut files: Vec<_> = std::fs::read_dir(&project)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".whl"))
+            .collect();
+        files.sort();
+        for file in files {
+            let hash = sha256(&project.join(&file));
+            page.push_str(&format!("<a href=\"{file}#sha256={hash}\">{file}</a>\n"));
+        }
+        std::fs::write(project.join("index.html"), page).unwrap();
+        sha256(&path)
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+fn sha256(path: &Path) -> String {
+    Sha256::digest(std::fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn dep(version: &str) -> Wheel {
+    Wheel::new("dep", version).file("dep/__init__.py", format!("VERSION = {version:?}\n"))
+}
+
+/// A uv project `app` in `<test>/app` depending on `dep>=1.0`, with a `dev` group
+/// (`devtool`), locked by `uv lock` against `index`.
+#[track_caller]
+fn locked_project(t: &Test, index: &Index) -> PathBuf {
+    index.publish(&dep("1.0"));
+    index.publish(&Wheel::new("devtool", "1.0").file("devtool/__init__.py", ""));
+    let dir = Project::new("app", "0.1.0")
+        .file(
+            "app/__init__.py",
+            "import dep\ndef main():\n    print(dep.VERSION)\n",
+        )
+        .console_script("app", "app:main")
+        .dependency("dep>=1.0")
+        .write(&t.path("app"));
+    let pyproject = dir.join("pyproject.toml");
+    let mut text = std::fs::read_to_string(&pyproject).unwrap();
+    text.push_str(&format!(
+        "\n[dependency-groups]\ndev = [\"devtool\"]\n\n[[tool.uv.index]]\nurl = {:?}\ndefault = true\n",
+        index.url()
+    ));
+    std::fs::write(&pyproject, text).unwrap();
+    t.command(uv().unwrap())
+        .args(["lock", "--python"])
+        .arg(crate::support::any_python().unwrap())
+        .current_dir(&dir)
+        .run()
+        .success();
+    dir
+}
+
+/// `rshiv -c app -o OUT .` in the project, with `installer`.
+fn build(
+    t: &Test,
+    dir: &Path,
+    installer: Installer,
+    extra: &[&str],
+    out: &str,
+) -> crate::support::Output {
+    t.rshiv()
+        .installer(installer)
+        .args(extra)
+        .args(["-c", "app", "-o"])
+        .arg(t.path(out))
+        .arg(".")
+        .current_dir(dir)
+        .run()
+}
+
+fn payload_has(pyz: &Path, prefix: &str) -> bool {
+    Pyz::open(pyz)
+        .payload_names()
+        .iter()
+        .any(|n| n.contains(prefix))
+}
+
+#[test]
+fn the_lock_pins_the_build_and_leaves_dev_out() {
+    if !has_uv() {
+        return eprintln!("skipped: uv is needed to make a uv.lock");
+    }
+    let t = Test::new();
+    let index = Index::start(&t);
+    let dir = locked_project(&t, &index);
+    index.publish(&dep("1.1"));
+    for installer in [Installer::Uv, Installer::Pip] {
+        let out = format!("{}.pyz", installer.name());
+        build(&t, &dir, installer, &[], &out)
+            .success()
+            .stderr_contains("using ./uv.lock");
+        let pyz = t.path(&out);
+        assert!(payload_has(&pyz, "dep-1.0.dist-info"), "{installer:?}");
+        assert!(
+            !payload_has(&pyz, "devtool"),
+            "{installer:?}: the dev group is left out"
+        );
+        t.pyz(&crate::support::any_python().unwrap(), &out)
+            .run()
+            .success()
+            .stdout_is("1.0\n");
+    }
+    // Another directory, empty caches: byte-identical.
+    let again = Test::new();
+    build(&again, &dir, Installer::Uv, &[], "uv.pyz").success();
+    assert!(
+        t.read("uv.pyz") == again.read("uv.pyz"),
+        "a locked rebuild is identical"
+    );
+    // Unlocked (and with caches that never saw the index before), the newer version wins.
+    let url = index.url();
+    build(
+        &again,
+        &dir,
+        Installer::Uv,
+        &["--no-lock", "--index-url", &url],
+        "fresh.pyz",
+    )
+    .success();
+    assert!(payload_has(&again.path("fresh.pyz"), "dep-1.1.dist-info"));
+    // --group adds the dev group.
+    build(&t, &dir, Installer::Uv, &["--group", "dev"], "dev.pyz").success();
+    assert!(payload_has(&t.path("dev.pyz"), "devtool-1.0.dist-info"));
+}
+
+#[test]
+fn a_swapped_wheel_is_refused_and_nothing_is_written() {
+    if !has_uv() {
+        return eprintln!("skipped: uv is needed to make a uv.lock");
+    }
+    let t = Test::new();
+    let index = Index::start(&t);
+    let dir = locked_project(&t, &index);
+    // Same name and version, other bytes; the index's page says the new hash.
+    index.publish(&dep("1.0").file("dep/evil.py", "raise SystemExit('owned')\n"));
+    for installer in [Installer::Uv, Installer::Pip] {
+        std::fs::write(t.path("out.pyz"), "old").unwrap();
+        let output = build(&t, &dir, installer, &[], "out.pyz");
+        output.failure().stderr_line_with(&[
+            "hash mismatch for dep==1.0",
+            "the lock has sha256:",
+            "the file is sha256:",
+        ]);
+        assert_eq!(
+            t.read("out.pyz"),
+            b"old",
+            "{installer:?}: the output stays untouched"
+        );
+    }
+}
+
+#[test]
+fn a_stale_lock_is_an_error_naming_uv_lock() {
+    if !has_uv() {
+        return eprintln!("skipped: uv is needed to make a uv.lock");
+    }
+    let t = Test::new();
+    let index = Index::start(&t);
+    let dir = locked_project(&t, &index);
+    let pyproject = dir.join("pyproject.toml");
+    let text = std::fs::read_to_string(&pyproject).unwrap();
+    std::fs::write(
+        &pyproject,
+        text.replace("\"dep>=1.0\"", "\"dep>=1.0\", \"devtool\""),
+    )
+    .unwrap();
+    let before = std::fs::read(dir.join("uv.lock")).unwrap();
+    build(&t, &dir, Installer::preferred(), &[], "out.pyz")
+        .failure()
+        .stderr_line_with(&["uv.lock does not match", "run `uv lock`", "--no-lock"]);
+    assert_eq!(
+        std::fs::read(dir.join("uv.lock")).unwrap(),
+        before,
+        "the lock is never rewritten"
+    );
+    assert!(!t.path("out.pyz").exists());
+}
