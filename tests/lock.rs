@@ -202,22 +202,66 @@ fn a_swapped_wheel_is_refused_and_nothing_is_written() {
     let t = Test::new();
     let index = Index::start(&t);
     let dir = locked_project(&t, &index);
+    export_pylock(&t, &dir);
     // Same name and version, other bytes; the index's page says the new hash.
     index.publish(&dep("1.0").file("dep/evil.py", "raise SystemExit('owned')\n"));
     for installer in [Installer::Uv, Installer::Pip] {
-        std::fs::write(t.path("out.pyz"), "old").unwrap();
-        let output = build(&t, &dir, installer, &[], "out.pyz");
-        output.failure().stderr_line_with(&[
-            "hash mismatch for dep==1.0",
-            "the lock has sha256:",
-            "the file is sha256:",
-        ]);
-        assert_eq!(
-            t.read("out.pyz"),
-            b"old",
-            "{installer:?}: the output stays untouched"
-        );
+        for lock in [&[][..], &["--lock", "pylock.toml"]] {
+            std::fs::write(t.path("out.pyz"), "old").unwrap();
+            build(&t, &dir, installer, lock, "out.pyz")
+                .failure()
+                .stderr_line_with(&[
+                    "hash mismatch for dep==1.0",
+                    "the lock has sha256:",
+                    "the file is sha256:",
+                ]);
+            assert_eq!(
+                t.read("out.pyz"),
+                b"old",
+                "{installer:?} {lock:?}: output untouched"
+            );
+        }
     }
+}
+
+/// `uv export --format pylock.toml --no-dev -o pylock.toml` in the project.
+#[track_caller]
+fn export_pylock(t: &Test, dir: &Path) {
+    t.command(uv().unwrap())
+        .args([
+            "export",
+            "--format",
+            "pylock.toml",
+            "--no-dev",
+            "-o",
+            "pylock.toml",
+        ])
+        .current_dir(dir)
+        .run()
+        .success();
+}
+
+#[test]
+fn a_pylock_toml_pins_the_build() {
+    if !has_uv() {
+        return eprintln!("skipped: uv is needed to make a lock");
+    }
+    let t = Test::new();
+    let index = Index::start(&t);
+    let dir = locked_project(&t, &index);
+    export_pylock(&t, &dir);
+    index.publish(&dep("1.1"));
+    build(
+        &t,
+        &dir,
+        Installer::Pip,
+        &["--lock", "pylock.toml"],
+        "app.pyz",
+    )
+    .success()
+    .stderr_contains("using pylock.toml");
+    assert!(payload_has(&t.path("app.pyz"), "dep-1.0.dist-info"));
+    assert!(!payload_has(&t.path("app.pyz"), "devtool"));
 }
 
 #[test]

@@ -10,12 +10,17 @@
 //! and installed as a normal local project, with `--no-deps`.
 
 mod markers;
+mod pylock;
 mod uv_lock;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use std::str::FromStr;
+
+use anyhow::{bail, Context, Result};
+use pep508_rs::pep440_rs::VersionSpecifiers;
+use pep508_rs::{MarkerEnvironment, MarkerTree};
 use sha2::{Digest, Sha256};
 
 pub use markers::target_environment;
@@ -33,6 +38,8 @@ use crate::progress::Progress;
 pub enum LockKind {
     /// uv's `uv.lock`.
     UvLock,
+    /// PEP 751's `pylock.toml` or `pylock.NAME.toml`.
+    Pylock,
 }
 
 impl LockKind {
@@ -40,6 +47,7 @@ impl LockKind {
     pub fn name(self) -> &'static str {
         match self {
             LockKind::UvLock => "uv.lock",
+            LockKind::Pylock => "pylock",
         }
     }
 }
@@ -55,7 +63,14 @@ pub struct Lock {
     pub extras: Vec<String>,
     /// `--group NAME`, normalized.
     pub groups: Vec<String>,
-    lock: uv_lock::UvLock,
+    parsed: Parsed,
+}
+
+/// A lock file's contents, by kind.
+#[derive(Debug, Clone)]
+enum Parsed {
+    Uv(uv_lock::UvLock),
+    Pylock(pylock::Pylock),
 }
 
 /// One package the lock pins.
@@ -82,8 +97,7 @@ impl Lock {
     pub fn read_uv(project: &Path, extras: &[String], groups: &[String]) -> Result<Lock> {
         let path = project.join("uv.lock");
         let bytes = fs_err::read(&path)?;
-        let text = String::from_utf8_lossy(&bytes);
-        let lock = uv_lock::UvLock::parse(&text, &path)?;
+        let lock = uv_lock::UvLock::parse(&String::from_utf8_lossy(&bytes), &path)?;
         lock.check_fresh(&project.join("pyproject.toml"), &path)?;
         Ok(Lock {
             sha256: hex(&Sha256::digest(&bytes)),
@@ -91,7 +105,25 @@ impl Lock {
             kind: LockKind::UvLock,
             extras: extras.iter().map(|e| normalize(e)).collect(),
             groups: groups.iter().map(|g| normalize(g)).collect(),
-            lock,
+            parsed: Parsed::Uv(lock),
+        })
+    }
+
+    /// Read a PEP 751 lock file. Its selection is fixed when it was made: `--extra` and
+    /// `--group` are refused with it.
+    pub fn read_pylock(path: &Path, extras: &[String], groups: &[String]) -> Result<Lock> {
+        if !extras.is_empty() || !groups.is_empty() {
+            bail!("--lock {}: --extra and --group select from a uv.lock; export the pylock.toml with the extras and groups wanted", path.display());
+        }
+        let bytes = fs_err::read(path)?;
+        let lock = pylock::Pylock::parse(&String::from_utf8_lossy(&bytes), path)?;
+        Ok(Lock {
+            sha256: hex(&Sha256::digest(&bytes)),
+            path: path.to_path_buf(),
+            kind: LockKind::Pylock,
+            extras: Vec::new(),
+            groups: Vec::new(),
+            parsed: Parsed::Pylock(lock),
         })
     }
 
@@ -99,8 +131,10 @@ impl Lock {
     /// environment `python` has (or the target's, for another target).
     pub fn select(&self, python: &Interpreter, target: &Target) -> Result<Locked> {
         let env = target_environment(python, target)?;
-        self.lock
-            .select(&env, &self.extras, &self.groups, &self.path)
+        match &self.parsed {
+            Parsed::Uv(lock) => lock.select(&env, &self.extras, &self.groups, &self.path),
+            Parsed::Pylock(lock) => lock.select(&env, &self.path),
+        }
     }
 }
 
@@ -112,25 +146,7 @@ pub fn choose(args: &BuildArgs, installer_args: &mut InstallerArgs) -> Result<Op
     let lock = if args.no_lock {
         None
     } else if let Some(file) = &args.lock {
-        let name = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        if name != "uv.lock" {
-            bail!(
-                "--lock {}: only uv.lock files are read so far (pylock.toml is not supported yet)",
-                file.display()
-            );
-        }
-        if !file.is_file() {
-            bail!("--lock {}: no such file", file.display());
-        }
-        let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
-        Some(Lock::read_uv(
-            dir.unwrap_or(Path::new(".")),
-            &args.extra,
-            &args.group,
-        )?)
+        Some(read_named(file, args)?)
     } else {
         match projects.as_slice() {
             [project] if project.dir.join("uv.lock").is_file() => {
@@ -163,6 +179,28 @@ pub fn choose(args: &BuildArgs, installer_args: &mut InstallerArgs) -> Result<Op
     words.push("--no-deps".into());
     *installer_args = InstallerArgs::parse(words);
     Ok(Some(lock))
+}
+
+/// The lock `--lock FILE` names, by its file name.
+fn read_named(file: &Path, args: &BuildArgs) -> Result<Lock> {
+    let name = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if !file.is_file() {
+        bail!("--lock {}: no such file", file.display());
+    }
+    if name == "uv.lock" {
+        let dir = file.parent().filter(|p| !p.as_os_str().is_empty());
+        Lock::read_uv(dir.unwrap_or(Path::new(".")), &args.extra, &args.group)
+    } else if name.starts_with("pylock.") && name.ends_with(".toml") {
+        Lock::read_pylock(file, &args.extra, &args.group)
+    } else {
+        bail!(
+            "--lock {}: give a uv.lock, a pylock.toml or a pylock.NAME.toml (PEP 751)",
+            file.display()
+        )
+    }
 }
 
 impl Locked {
@@ -291,6 +329,33 @@ pub fn hash_mismatch(output: &str) -> Option<String> {
         expected.join(" or "),
         computed.first().copied().unwrap_or("a different one")
     ))
+}
+
+/// Whether `marker` (none: always) holds in `env` (PEP 508).
+fn holds(marker: Option<&str>, env: &MarkerEnvironment, path: &Path) -> Result<bool> {
+    let Some(marker) = marker else {
+        return Ok(true);
+    };
+    let tree = MarkerTree::from_str(marker)
+        .with_context(|| format!("{}: marker {marker:?} is not valid PEP 508", path.display()))?;
+    Ok(tree.evaluate(env, &[]))
+}
+
+/// Fail unless the lock's `requires-python` holds for the target.
+fn requires_python(spec: Option<&str>, env: &MarkerEnvironment, path: &Path) -> Result<()> {
+    let Some(spec) = spec else {
+        return Ok(());
+    };
+    let specs = VersionSpecifiers::from_str(spec)
+        .with_context(|| format!("{}: requires-python {spec:?}", path.display()))?;
+    if !specs.contains(&env.python_full_version().version) {
+        bail!(
+            "{}: the lock requires Python {spec}; the target is Python {}",
+            path.display(),
+            env.python_full_version()
+        );
+    }
+    Ok(())
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -12,10 +12,10 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
 use pep508_rs::pep440_rs::VersionSpecifiers;
-use pep508_rs::{MarkerEnvironment, MarkerTree, Requirement, VerbatimUrl, VersionOrUrl};
+use pep508_rs::{MarkerEnvironment, Requirement, VerbatimUrl, VersionOrUrl};
 use serde::Deserialize;
 
-use super::{normalize, unsupported, Locked, Pin};
+use super::{holds, normalize, requires_python, unsupported, Locked, Pin};
 
 /// The parts of `uv.lock` rshiv reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -168,18 +168,7 @@ impl UvLock {
         groups: &[String],
         path: &Path,
     ) -> Result<Locked> {
-        if let Some(spec) = &self.requires_python {
-            let specs = VersionSpecifiers::from_str(spec)
-                .with_context(|| format!("{}: requires-python {spec:?}", path.display()))?;
-            let version = env.python_full_version().version.clone();
-            if !specs.contains(&version) {
-                bail!(
-                    "{}: the lock requires Python {spec}; the target is Python {}",
-                    path.display(),
-                    env.python_full_version()
-                );
-            }
-        }
+        requires_python(self.requires_python.as_deref(), env, path)?;
         let roots: Vec<&Package> = self
             .package
             .iter()
@@ -306,16 +295,6 @@ fn key_of(written: &str) -> Result<Key> {
         _ => String::new(),
     };
     Ok((requirement.name.to_string(), extras, spec))
-}
-
-/// Whether `marker` (none: always) holds in `env`.
-fn holds(marker: Option<&str>, env: &MarkerEnvironment, path: &Path) -> Result<bool> {
-    let Some(marker) = marker else {
-        return Ok(true);
-    };
-    let tree = MarkerTree::from_str(marker)
-        .with_context(|| format!("{}: marker {marker:?} is not valid PEP 508", path.display()))?;
-    Ok(tree.evaluate(env, &[]))
 }
 
 /// An entry built from a directory rather than downloaded.
