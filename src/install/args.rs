@@ -298,6 +298,8 @@ mod tests {
             "--prefix=/x",
             "-d",
             "--editable",
+            "-e",
+            "-e.",
         ] {
             assert!(parse(&["requests", bad]).check_refused().is_err(), "{bad}");
         }

@@ -4,8 +4,9 @@
 //! pip's and uv's `pip install` share most spellings; rshiv reads an option only to know
 //! where its value ends, whether to refuse it, which options a build environment shares,
 //! what the install is for (the [`super::target::Target`]), and how uv spells it. An
-//! option not listed here is passed through unchanged and taken to have no value (so
-//! `--unknown word` makes `word` a requirement, as it would be for an unknown flag).
+//! option not listed here is passed through unchanged and taken to have no value: in
+//! `--unknown word`, `word` counts as a requirement. A value-taking option the installers
+//! gain belongs here, with its spellings.
 
 /// What an option means to rshiv.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

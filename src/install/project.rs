@@ -64,7 +64,7 @@ pub fn build_local_projects(
     say: &dyn Fn(&str),
 ) -> Result<Prepared> {
     let mut prepared = Prepared::unchanged(request);
-    let projects = request.local_projects();
+    let projects = &request.local_projects;
     if !request.reuse_build_env || projects.is_empty() || request.args.configures_builds() {
         return Ok(prepared);
     }

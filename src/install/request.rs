@@ -23,6 +23,8 @@ pub struct InstallRequest {
     pub build_python: Option<PathBuf>,
     /// Requirements, local projects and options, as given (less the target's).
     pub args: InstallerArgs,
+    /// The local project directories among `args`, by pip's rule.
+    pub local_projects: Vec<LocalProject>,
     /// What the payload is for.
     pub target: Target,
     /// Build local projects in rshiv's reused build environment (not `--no-reuse-build-env`).
@@ -61,6 +63,7 @@ impl InstallRequest {
         Ok(InstallRequest {
             installer: args.installer.unwrap_or(InstallerChoice::Auto),
             build_python: args.build_python.clone(),
+            local_projects: installer_args.local_projects(),
             args: installer_args,
             target,
             reuse_build_env: !args.no_reuse_build_env,
@@ -72,11 +75,6 @@ impl InstallRequest {
     /// Whether the installer is to run: any installer argument was given.
     pub fn installs_anything(&self) -> bool {
         !self.args.is_empty() || !self.target.is_host()
-    }
-
-    /// The local projects among the requirements.
-    pub fn local_projects(&self) -> Vec<LocalProject> {
-        self.args.local_projects()
     }
 }
 
