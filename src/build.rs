@@ -60,11 +60,12 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         .tempdir()
         .context("could not create a staging directory")?;
     let _locked_pending = interrupt::Pending::new(locked_dir.path());
+    let mut provenance = None;
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
         if let Some(lock) = &request.lock {
             say(settings, &format!("using {}", lock.path.display()));
-            install::lock::install(
+            let locked = install::lock::install(
                 &installer,
                 locked_dir.path(),
                 lock,
@@ -73,6 +74,15 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
                 progress,
             )?;
             stage::normalize_installed(locked_dir.path())?;
+            let project = request.local_projects.first().map(|p| p.dir.clone());
+            provenance = Some((
+                locked.provenance(
+                    lock,
+                    project.as_deref().unwrap_or(Path::new(".")),
+                    installer.name(),
+                ),
+                locked,
+            ));
         }
         let prepared = install::build_local_projects(
             &installer,
@@ -129,7 +139,13 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         threads: settings.jobs,
         build_id: settings.build_id.clone(),
     };
-    let distributions = tree.distributions;
+    let mut distributions = tree.distributions;
+    if let Some((_, locked)) = &provenance {
+        for dist in &mut distributions {
+            dist.sha256 = locked.wheel_hash(dist);
+        }
+    }
+    let provenance = provenance.map(|(record, _)| record);
     let payload: Vec<_> = tree.files.into_values().collect();
     let mut tail = |summary: &PayloadSummary| {
         let baked = Baked {
@@ -149,6 +165,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             shebang: settings.shebang.clone(),
             compression: settings.compression.to_string(),
             distributions: distributions.clone(),
+            provenance: provenance.clone(),
             ..Environment::from_baked(&baked)
         };
         archive::bootstrap::tail_members(&baked, &environment)

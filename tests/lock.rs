@@ -121,6 +121,19 @@ fn locked_project(t: &Test, index: &Index) -> PathBuf {
     dir
 }
 
+/// A test, its index and its locked project; `None` (the test skips, with a reason)
+/// without uv, which CI must have.
+fn locked_world() -> Option<(Test, Index, PathBuf)> {
+    if !has_uv() {
+        eprintln!("skipped: uv is needed to make a uv.lock");
+        return None;
+    }
+    let t = Test::new();
+    let index = Index::start(&t);
+    let dir = locked_project(&t, &index);
+    Some((t, index, dir))
+}
+
 /// `rshiv -c app -o OUT .` in the project, with `installer`.
 fn build(
     t: &Test,
@@ -148,12 +161,9 @@ fn payload_has(pyz: &Path, prefix: &str) -> bool {
 
 #[test]
 fn the_lock_pins_the_build_and_leaves_dev_out() {
-    if !has_uv() {
-        return eprintln!("skipped: uv is needed to make a uv.lock");
-    }
-    let t = Test::new();
-    let index = Index::start(&t);
-    let dir = locked_project(&t, &index);
+    let Some((t, index, dir)) = locked_world() else {
+        return;
+    };
     index.publish(&dep("1.1"));
     for installer in [Installer::Uv, Installer::Pip] {
         let out = format!("{}.pyz", installer.name());
@@ -195,13 +205,69 @@ fn the_lock_pins_the_build_and_leaves_dev_out() {
 }
 
 #[test]
+fn the_artifact_records_its_lock() {
+    let Some((t, index, dir)) = locked_world() else {
+        return;
+    };
+    let lock_sha = sha256(&dir.join("uv.lock"));
+    let dep_sha = sha256(&index.dir.join("dep/dep-1.0-py3-none-any.whl"));
+    let secret_url = index.url().replace("127.0.0.1", "user:token@127.0.0.1");
+    build(
+        &t,
+        &dir,
+        Installer::Pip,
+        &["--index-url", &secret_url],
+        "app.pyz",
+    )
+    .success();
+    let environment = Pyz::open(t.path("app.pyz")).environment();
+    let provenance = &environment["provenance"];
+    assert_eq!(provenance["lock"], "uv.lock");
+    assert_eq!(provenance["lock_kind"], "uv.lock");
+    assert_eq!(provenance["lock_sha256"], lock_sha.as_str());
+    assert_eq!(provenance["installer"], "pip");
+    assert_eq!(provenance["index_urls"], serde_json::json!([index.url()]));
+    assert!(
+        !environment.to_string().contains("token"),
+        "credentials are not recorded"
+    );
+    t.rshiv()
+        .args(["info"])
+        .arg(t.path("app.pyz"))
+        .run()
+        .success()
+        .stdout_contains(&format!("uv.lock (uv.lock, sha256 {lock_sha})"));
+    let output = t
+        .rshiv()
+        .args(["info", "--sbom", "-"])
+        .arg(t.path("app.pyz"))
+        .run();
+    output.success();
+    let bom: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let dep = bom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "dep")
+        .expect("dep is a component");
+    assert_eq!(dep["purl"], "pkg:pypi/dep@1.0");
+    assert_eq!(
+        dep["hashes"][0]["content"],
+        dep_sha.as_str(),
+        "the lock's hash of the wheel"
+    );
+    let lock_text = std::fs::read_to_string(dir.join("uv.lock")).unwrap();
+    assert!(
+        lock_text.contains(&format!("sha256:{dep_sha}")),
+        "the lock's own hash"
+    );
+}
+
+#[test]
 fn a_swapped_wheel_is_refused_and_nothing_is_written() {
-    if !has_uv() {
-        return eprintln!("skipped: uv is needed to make a uv.lock");
-    }
-    let t = Test::new();
-    let index = Index::start(&t);
-    let dir = locked_project(&t, &index);
+    let Some((t, index, dir)) = locked_world() else {
+        return;
+    };
     export_pylock(&t, &dir);
     // Same name and version, other bytes; the index's page says the new hash.
     index.publish(&dep("1.0").file("dep/evil.py", "raise SystemExit('owned')\n"));
@@ -243,12 +309,9 @@ fn export_pylock(t: &Test, dir: &Path) {
 
 #[test]
 fn a_pylock_toml_pins_the_build() {
-    if !has_uv() {
-        return eprintln!("skipped: uv is needed to make a lock");
-    }
-    let t = Test::new();
-    let index = Index::start(&t);
-    let dir = locked_project(&t, &index);
+    let Some((t, index, dir)) = locked_world() else {
+        return;
+    };
     export_pylock(&t, &dir);
     index.publish(&dep("1.1"));
     build(
@@ -266,12 +329,9 @@ fn a_pylock_toml_pins_the_build() {
 
 #[test]
 fn a_stale_lock_is_an_error_naming_uv_lock() {
-    if !has_uv() {
-        return eprintln!("skipped: uv is needed to make a uv.lock");
-    }
-    let t = Test::new();
-    let index = Index::start(&t);
-    let dir = locked_project(&t, &index);
+    let Some((t, _index, dir)) = locked_world() else {
+        return;
+    };
     let pyproject = dir.join("pyproject.toml");
     let text = std::fs::read_to_string(&pyproject).unwrap();
     std::fs::write(

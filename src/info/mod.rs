@@ -186,6 +186,27 @@ fn human_view(pyz: &Pyz) -> String {
     if !options.is_empty() {
         row("options", options.join(", ").replace('_', "-"));
     }
+    if let Some(provenance) = pyz.environment.get("provenance") {
+        let text = |key: &str| provenance.get(key).and_then(Value::as_str).unwrap_or("?");
+        row(
+            "lock",
+            format!(
+                "{} ({}, sha256 {})",
+                text("lock"),
+                text("lock_kind"),
+                text("lock_sha256")
+            ),
+        );
+        row("installer", text("installer").to_string());
+        let urls: Vec<&str> = provenance
+            .get("index_urls")
+            .and_then(Value::as_array)
+            .map(|urls| urls.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if !urls.is_empty() {
+            row("indexes", urls.join(", "));
+        }
+    }
 
     let count = pyz.distributions.len();
     let noun = if count == 1 {

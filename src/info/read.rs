@@ -220,6 +220,7 @@ fn distribution_from_json(value: &Value) -> Distribution {
         version: text("version").unwrap_or_default(),
         license: text("license"),
         summary: text("summary"),
+        sha256: text("sha256"),
         tags: value
             .get("tags")
             .and_then(Value::as_array)

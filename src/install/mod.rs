@@ -76,6 +76,11 @@ impl Installer {
         Ok(Installer { frontend, python })
     }
 
+    /// The installer and its version: `uv 0.13.8`, `pip`.
+    pub fn name(&self) -> String {
+        self.frontend.describe()
+    }
+
     /// One line for the user: which installer for which interpreter.
     pub fn describe(&self) -> String {
         format!("{} for {}", self.frontend.describe(), self.python)

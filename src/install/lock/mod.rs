@@ -29,6 +29,7 @@ use super::args::{Arg, InstallerArgs};
 use super::flags::Role;
 use super::target::Target;
 use super::{Installer, Interpreter};
+use crate::archive::environment::{Distribution, Provenance};
 use crate::cli::BuildArgs;
 use crate::metadata::normalize_name as normalize;
 use crate::progress::Progress;
@@ -80,6 +81,8 @@ pub struct Pin {
     pub version: String,
     /// `sha256:<hex>` of every file the lock lists for it.
     pub hashes: Vec<String>,
+    /// Its wheels: (file name, `sha256:<hex>`).
+    pub wheels: Vec<(String, String)>,
 }
 
 /// What a lock selects for one target.
@@ -204,6 +207,41 @@ fn read_named(file: &Path, args: &BuildArgs) -> Result<Lock> {
 }
 
 impl Locked {
+    /// `sha256:<hex>` of the lock's wheel that `dist` was installed from: the one wheel
+    /// of its pin, or the one whose file name's tags (PEP 425, compressed sets expanded)
+    /// are the installed `WHEEL` file's.
+    pub fn wheel_hash(&self, dist: &Distribution) -> Option<String> {
+        let pin = self.pins.iter().find(|pin| {
+            normalize(&pin.name) == normalize(&dist.name) && pin.version == dist.version
+        })?;
+        if let [(_, hash)] = pin.wheels.as_slice() {
+            return Some(hash.clone());
+        }
+        let mut installed = dist.tags.clone();
+        installed.sort();
+        pin.wheels
+            .iter()
+            .find(|(name, _)| expanded_tags(name) == installed)
+            .map(|(_, hash)| hash.clone())
+    }
+
+    /// What environment.json records of this locked build.
+    pub fn provenance(&self, lock: &Lock, project: &Path, installer: String) -> Provenance {
+        let relative = lock.path.strip_prefix(project).unwrap_or(&lock.path);
+        let relative = relative.strip_prefix(".").unwrap_or(relative);
+        Provenance {
+            lock: relative.display().to_string(),
+            lock_sha256: lock.sha256.clone(),
+            lock_kind: lock.kind.name().to_string(),
+            installer,
+            index_urls: self
+                .indexes
+                .iter()
+                .map(|u| without_credentials(u))
+                .collect(),
+        }
+    }
+
     /// The pins as a requirements file for hash-checking mode.
     pub fn requirements(&self) -> String {
         let mut text = String::new();
@@ -228,10 +266,10 @@ pub fn install(
     (args, target): (&InstallerArgs, &Target),
     verbose: bool,
     progress: &dyn Progress,
-) -> Result<()> {
+) -> Result<Locked> {
     let locked = lock.select(&installer.python, target)?;
     if locked.pins.is_empty() {
-        return Ok(());
+        return Ok(locked);
     }
     let dir = tempfile::Builder::new().prefix("rshiv-lock-").tempdir()?;
     let file = dir.path().join("locked-requirements.txt");
@@ -243,6 +281,7 @@ pub fn install(
         file.into(),
     ];
     let index = args.index_options();
+    let mut locked = locked;
     if index.is_empty() {
         for (n, url) in locked.indexes.iter().enumerate() {
             words.push(
@@ -257,6 +296,7 @@ pub fn install(
         }
     } else {
         words.extend(index.words());
+        locked.indexes = index_urls(&index);
     }
     installer.install(
         dest,
@@ -264,7 +304,34 @@ pub fn install(
         target,
         verbose,
         progress,
-    )
+    )?;
+    Ok(locked)
+}
+
+/// The URLs the index options name (`--index-url`, `--find-links`, ...), in order.
+fn index_urls(index: &InstallerArgs) -> Vec<String> {
+    index
+        .0
+        .iter()
+        .filter_map(|arg| match arg {
+            Arg::Option {
+                flag: Some(flag),
+                value: Some(value),
+                ..
+            } if [
+                "--index-url",
+                "--extra-index-url",
+                "--index",
+                "--default-index",
+                "--find-links",
+            ]
+            .contains(&flag.name()) =>
+            {
+                Some(value.to_string_lossy().into_owned())
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// One line for a file whose hash is not the lock's, from pip's or uv's own report:
@@ -358,6 +425,44 @@ fn requires_python(spec: Option<&str>, env: &MarkerEnvironment, path: &Path) -> 
     Ok(())
 }
 
+/// The last part of a URL or path: a file name.
+fn file_name(url: &str) -> String {
+    let name = url.rsplit('/').next().unwrap_or(url);
+    name.split(['#', '?']).next().unwrap_or(name).to_string()
+}
+
+/// A wheel file name's tags (PEP 425 `{python}-{abi}-{platform}`, each possibly a
+/// `.`-joined set), expanded and sorted.
+fn expanded_tags(file: &str) -> Vec<String> {
+    let stem = file.strip_suffix(".whl").unwrap_or(file);
+    let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
+    let [platform, abi, python, _] = parts.as_slice() else {
+        return Vec::new();
+    };
+    let mut tags = Vec::new();
+    for p in python.split('.') {
+        for a in abi.split('.') {
+            for pl in platform.split('.') {
+                tags.push(format!("{p}-{a}-{pl}"));
+            }
+        }
+    }
+    tags.sort();
+    tags
+}
+
+/// `scheme://user:token@host/path` as `scheme://host/path`.
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    format!("{scheme}://{host}{path}")
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -370,6 +475,27 @@ fn unsupported(path: &Path, name: &str, why: &str) -> Result<Locked> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_removed_from_urls() {
+        assert_eq!(
+            without_credentials("https://user:token@host.example/simple/"),
+            "https://host.example/simple/"
+        );
+        assert_eq!(
+            without_credentials("http://127.0.0.1:1/"),
+            "http://127.0.0.1:1/"
+        );
+        assert_eq!(without_credentials("./wheels"), "./wheels");
+    }
+
+    #[test]
+    fn wheel_file_names_expand_to_their_tags() {
+        assert_eq!(
+            expanded_tags("x-1.0-py2.py3-none-any.whl"),
+            ["py2-none-any", "py3-none-any"]
+        );
+    }
 
     #[test]
     fn pip_mismatch_is_one_line() {

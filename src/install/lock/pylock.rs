@@ -17,7 +17,7 @@ use pep508_rs::pep440_rs::VersionSpecifiers;
 use pep508_rs::MarkerEnvironment;
 use serde::Deserialize;
 
-use super::{holds, requires_python, unsupported, Locked, Pin};
+use super::{file_name, holds, requires_python, unsupported, Locked, Pin};
 
 /// The parts of `pylock.toml` rshiv reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -46,6 +46,9 @@ struct Package {
 
 #[derive(Debug, Clone, Deserialize)]
 struct File {
+    name: Option<String>,
+    url: Option<String>,
+    path: Option<String>,
     #[serde(default)]
     hashes: std::collections::BTreeMap<String, String>,
 }
@@ -102,6 +105,21 @@ impl Pylock {
                 name: package.name.clone(),
                 version: package.version.clone().unwrap_or_default(),
                 hashes,
+                wheels: package
+                    .wheels
+                    .iter()
+                    .filter_map(|w| {
+                        let name = w
+                            .name
+                            .as_deref()
+                            .or(w.url.as_deref())
+                            .or(w.path.as_deref())?;
+                        Some((
+                            file_name(name),
+                            format!("sha256:{}", w.hashes.get("sha256")?),
+                        ))
+                    })
+                    .collect(),
             });
         }
         pins.sort_by(|a, b| a.name.cmp(&b.name));

@@ -15,7 +15,7 @@ use pep508_rs::pep440_rs::VersionSpecifiers;
 use pep508_rs::{MarkerEnvironment, Requirement, VerbatimUrl, VersionOrUrl};
 use serde::Deserialize;
 
-use super::{holds, normalize, requires_python, unsupported, Locked, Pin};
+use super::{file_name, holds, normalize, requires_python, unsupported, Locked, Pin};
 
 /// The parts of `uv.lock` rshiv reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +55,8 @@ struct Dependency {
 
 #[derive(Debug, Clone, Deserialize)]
 struct File {
+    url: Option<String>,
+    path: Option<String>,
     hash: Option<String>,
 }
 
@@ -251,6 +253,16 @@ impl UvLock {
                     name: package.name.clone(),
                     version,
                     hashes,
+                    wheels: package
+                        .wheels
+                        .iter()
+                        .filter_map(|w| {
+                            Some((
+                                file_name(w.url.as_deref().or(w.path.as_deref())?),
+                                w.hash.clone()?,
+                            ))
+                        })
+                        .collect(),
                 });
             }
         }
