@@ -350,3 +350,27 @@ fn a_stale_lock_is_an_error_naming_uv_lock() {
     );
     assert!(!t.path("out.pyz").exists());
 }
+
+#[test]
+fn an_offline_rebuild_from_warm_caches_is_identical() {
+    let Some((t, index, dir)) = locked_world() else {
+        return;
+    };
+    build(&t, &dir, Installer::Uv, &[], "online.pyz").success();
+    drop(index);
+    // The same output name (it is baked into the pyz), the first build moved aside.
+    std::fs::rename(t.path("online.pyz"), t.path("first.pyz")).unwrap();
+    build(&t, &dir, Installer::Uv, &["--offline"], "online.pyz").success();
+    assert!(
+        t.read("first.pyz") == t.read("online.pyz"),
+        "offline rebuild is identical"
+    );
+    // Empty caches, no index: the installer's error names what is missing.
+    let cold = Test::new();
+    build(&cold, &dir, Installer::Uv, &["--offline"], "online.pyz")
+        .failure()
+        .stderr_contains("dep");
+    build(&cold, &dir, Installer::Pip, &["--offline"], "online.pyz")
+        .failure()
+        .stderr_contains("pip has no offline mode");
+}

@@ -257,8 +257,8 @@ impl Locked {
 }
 
 /// Install what `lock` pins for `target` into `dest`: the pins as a requirements file,
-/// `--require-hashes --no-deps`, from the user's index options (`args`) or else the
-/// lock's own indexes.
+/// `--require-hashes --no-deps`, with the user's index options (`args`: `--offline`,
+/// `--index-url`, ...), from the lock's own indexes unless those name an index.
 pub fn install(
     installer: &Installer,
     dest: &Path,
@@ -281,8 +281,10 @@ pub fn install(
         file.into(),
     ];
     let index = args.index_options();
+    let given = index_urls(&index);
+    words.extend(index.words());
     let mut locked = locked;
-    if index.is_empty() {
+    if given.is_empty() {
         for (n, url) in locked.indexes.iter().enumerate() {
             words.push(
                 if n == 0 {
@@ -295,8 +297,7 @@ pub fn install(
             words.push(url.into());
         }
     } else {
-        words.extend(index.words());
-        locked.indexes = index_urls(&index);
+        locked.indexes = given;
     }
     installer.install(
         dest,
