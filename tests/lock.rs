@@ -374,3 +374,69 @@ fn an_offline_rebuild_from_warm_caches_is_identical() {
         .failure()
         .stderr_contains("pip has no offline mode");
 }
+
+#[test]
+fn pylock_markers_select_per_target() {
+    let Some((t, index, dir)) = locked_world() else {
+        return;
+    };
+    let url = index.url();
+    let mut text = String::from(
+        "lock-version = \"1.0\"\ncreated-by = \"rshiv-tests\"\n\n[[packages]]\nname = \"app\"\n\
+         directory = { path = \".\", editable = true }\n",
+    );
+    for (name, marker) in [
+        ("dep", None),
+        ("old", Some("python_version < '3.9'")),
+        ("winonly", Some("sys_platform == 'win32'")),
+    ] {
+        let wheel = if name == "dep" {
+            dep("1.0")
+        } else {
+            Wheel::new(name, "1.0").file(&format!("{name}/__init__.py"), "")
+        };
+        let hash = index.publish(&wheel);
+        let file = wheel.file_name();
+        text.push_str(&format!(
+            "\n[[packages]]\nname = {name:?}\nversion = \"1.0\"\n"
+        ));
+        if let Some(marker) = marker {
+            text.push_str(&format!("marker = {marker:?}\n"));
+        }
+        text.push_str(&format!(
+            "index = {url:?}\nwheels = [{{ url = \"{url}{name}/{file}\", hashes = {{ sha256 = {hash:?} }} }}]\n"
+        ));
+    }
+    std::fs::write(dir.join("pylock.fleet.toml"), text).unwrap();
+    let selected = |target: &[&str], out: &str| -> Vec<String> {
+        let mut args = vec!["--lock", "pylock.fleet.toml"];
+        args.extend(target);
+        build(&t, &dir, Installer::Uv, &args, out).success();
+        let output = t.rshiv().args(["info", "--json"]).arg(t.path(out)).run();
+        output.success();
+        let info: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+        let mut names: Vec<String> = info["distributions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        selected(&["--python-version", "3.11"], "host.pyz"),
+        ["app", "dep"]
+    );
+    assert_eq!(
+        selected(&["--python-version", "3.8"], "py38.pyz"),
+        ["app", "dep", "old"]
+    );
+    assert_eq!(
+        selected(
+            &["--python-version", "3.11", "--platform", "win_amd64"],
+            "win.pyz"
+        ),
+        ["app", "dep", "winonly"]
+    );
+}
