@@ -477,6 +477,21 @@ fn unsupported(path: &Path, name: &str, why: &str) -> Result<Locked> {
 mod tests {
     use super::*;
 
+    /// A Linux x86_64 CPython `python` (`3.8.10`) environment on `platform`, for the
+    /// selection tests.
+    pub fn environment(python: &str, platform: &str) -> MarkerEnvironment {
+        let short = &python[..python.rfind('.').unwrap()];
+        serde_json::from_value(serde_json::json!({
+            "implementation_name": "cpython", "implementation_version": python,
+            "os_name": "posix", "platform_machine": "x86_64",
+            "platform_python_implementation": "CPython", "platform_release": "",
+            "platform_system": "Linux", "platform_version": "",
+            "python_full_version": python, "python_version": short,
+            "sys_platform": platform,
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn credentials_are_removed_from_urls() {
         assert_eq!(

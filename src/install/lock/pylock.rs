@@ -132,15 +132,7 @@ mod tests {
     use super::*;
 
     fn env(python: &str, platform: &str) -> MarkerEnvironment {
-        serde_json::from_value(serde_json::json!({
-            "implementation_name": "cpython", "implementation_version": format!("{python}.0"),
-            "os_name": "posix", "platform_machine": "x86_64",
-            "platform_python_implementation": "CPython", "platform_release": "",
-            "platform_system": "Linux", "platform_version": "",
-            "python_full_version": format!("{python}.0"), "python_version": python,
-            "sys_platform": platform,
-        }))
-        .unwrap()
+        super::super::tests::environment(&format!("{python}.0"), platform)
     }
 
     const LOCK: &str = r#"

@@ -323,3 +323,122 @@ fn is_root(package: &Package) -> bool {
         .values()
         .any(|value| value.as_str() == Some("."))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOCK: &str = r#"
+version = 1
+requires-python = ">=3.8"
+
+[[package]]
+name = "app"
+version = "0.1.0"
+source = { editable = "." }
+dependencies = [
+    { name = "dep" },
+    { name = "legacy", marker = "python_full_version < '3.9'" },
+]
+[package.optional-dependencies]
+fast = [{ name = "speedup" }]
+[package.dev-dependencies]
+dev = [{ name = "devtool" }]
+[package.metadata]
+requires-dist = [
+    { name = "dep", specifier = ">=1.0" },
+    { name = "legacy", marker = "python_full_version < '3.9'" },
+    { name = "speedup", marker = "extra == 'fast'" },
+]
+[package.metadata.requires-dev]
+dev = [{ name = "devtool" }]
+
+[[package]]
+name = "dep"
+version = "1.0"
+source = { registry = "http://127.0.0.1:1/" }
+wheels = [{ url = "http://127.0.0.1:1/dep/dep-1.0-py3-none-any.whl", hash = "sha256:aa" }]
+
+[[package]]
+name = "legacy"
+version = "2.0"
+source = { registry = "http://127.0.0.1:1/" }
+sdist = { url = "http://127.0.0.1:1/legacy/legacy-2.0.tar.gz", hash = "sha256:bb" }
+
+[[package]]
+name = "speedup"
+version = "3.0"
+source = { registry = "http://127.0.0.1:1/" }
+wheels = [{ url = "http://127.0.0.1:1/speedup/speedup-3.0-py3-none-any.whl", hash = "sha256:cc" }]
+
+[[package]]
+name = "devtool"
+version = "1.0"
+source = { git = "https://example.invalid/devtool?rev=1#abc" }
+"#;
+
+    fn env(python: &str) -> MarkerEnvironment {
+        super::super::tests::environment(python, "linux")
+    }
+
+    fn select(python: &str, extras: &[&str], groups: &[&str]) -> Result<Vec<String>> {
+        let lock = UvLock::parse(LOCK, Path::new("uv.lock")).unwrap();
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let locked = lock.select(
+            &env(python),
+            &strings(extras),
+            &strings(groups),
+            Path::new("uv.lock"),
+        )?;
+        Ok(locked
+            .pins
+            .into_iter()
+            .map(|p| format!("{}=={}", p.name, p.version))
+            .collect())
+    }
+
+    #[test]
+    fn the_selection_follows_markers_extras_and_groups() {
+        assert_eq!(select("3.11.4", &[], &[]).unwrap(), ["dep==1.0"]);
+        assert_eq!(
+            select("3.8.10", &[], &[]).unwrap(),
+            ["dep==1.0", "legacy==2.0"]
+        );
+        assert_eq!(
+            select("3.11.4", &["fast"], &[]).unwrap(),
+            ["dep==1.0", "speedup==3.0"]
+        );
+        let err = select("3.11.4", &[], &["dev"]).unwrap_err().to_string();
+        assert!(
+            err.contains("devtool comes from a git or URL source"),
+            "{err}"
+        );
+        let err = select("3.11.4", &["nope"], &[]).unwrap_err().to_string();
+        assert!(err.contains("no extra \"nope\""), "{err}");
+    }
+
+    #[test]
+    fn a_changed_requirement_makes_the_lock_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let pyproject = dir.path().join("pyproject.toml");
+        let lock = UvLock::parse(LOCK, Path::new("uv.lock")).unwrap();
+        let write = |deps: &str| {
+            std::fs::write(
+                &pyproject,
+                format!(
+                    "[project]\nname = \"app\"\ndependencies = [{deps}]\n\
+                     [project.optional-dependencies]\nfast = [\"speedup\"]\n\
+                     [dependency-groups]\ndev = [\"devtool\"]\n"
+                ),
+            )
+            .unwrap()
+        };
+        write("\"dep>=1.0\", \"legacy; python_full_version < '3.9'\"");
+        lock.check_fresh(&pyproject, Path::new("uv.lock")).unwrap();
+        write("\"dep>=1.1\", \"legacy; python_full_version < '3.9'\"");
+        let err = lock
+            .check_fresh(&pyproject, Path::new("uv.lock"))
+            .unwrap_err();
+        assert!(err.to_string().contains("run `uv lock`"), "{err}");
+    }
+}
