@@ -44,8 +44,37 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let _staging_pending = interrupt::Pending::new(staging.path());
     let mut interpreter = None;
     let request = &settings.install;
+    // What a lock pins goes into a directory of its own: pip's `--target` would not merge
+    // a second install's `bin/` into the first's.
+    let locked_dir = tempfile::Builder::new()
+        .prefix("rshiv-locked-")
+        .tempdir()
+        .context("could not create a staging directory")?;
+    let _locked_pending = interrupt::Pending::new(locked_dir.path());
+    let mut provenance = None;
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
+        if let Some(lock) = &request.lock {
+            diagnostics::note(&format!("using {}", lock.path.display()));
+            let locked = install::lock::install(
+                &installer,
+                locked_dir.path(),
+                lock,
+                (&request.args, &request.target),
+                settings.verbose,
+                progress,
+            )?;
+            stage::normalize_installed(locked_dir.path())?;
+            let project = request.local_projects.first().map(|p| p.dir.clone());
+            provenance = Some((
+                locked.provenance(
+                    lock,
+                    project.as_deref().unwrap_or(Path::new(".")),
+                    installer.name(),
+                ),
+                locked,
+            ));
+        }
         let prepared = install::build_local_projects(
             &installer,
             staging.path(),
@@ -59,7 +88,10 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         stage::normalize_installed(staging.path())?;
         interpreter = Some(installer.python);
     }
-    let mut roots = vec![staging.path().to_path_buf()];
+    let mut roots = vec![
+        staging.path().to_path_buf(),
+        locked_dir.path().to_path_buf(),
+    ];
     roots.extend(settings.site_packages.iter().cloned());
     let mut tree = stage::collect(&roots)?;
     let preamble = add_preamble(&mut tree, settings)?;
@@ -95,7 +127,13 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         threads: settings.jobs,
         build_id: settings.build_id.clone(),
     };
-    let distributions = tree.distributions;
+    let mut distributions = tree.distributions;
+    if let Some((_, locked)) = &provenance {
+        for dist in &mut distributions {
+            dist.sha256 = locked.wheel_hash(dist);
+        }
+    }
+    let provenance = provenance.map(|(record, _)| record);
     let payload: Vec<_> = tree.files.into_values().collect();
     let mut tail = |summary: &PayloadSummary| {
         let baked = Baked {
@@ -115,6 +153,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             shebang: settings.shebang.clone(),
             compression: settings.compression.to_string(),
             distributions: distributions.clone(),
+            provenance: provenance.clone(),
             ..Environment::from_baked(&baked)
         };
         archive::bootstrap::tail_members(&baked, &environment)

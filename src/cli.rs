@@ -201,6 +201,23 @@ pub struct BuildArgs {
     #[arg(long)]
     pub no_reuse_build_env: bool,
 
+    /// Install what this lock pins: a PEP 751 `pylock.toml` or a `uv.lock` [default: the
+    /// project's `uv.lock`, when there is one].
+    #[arg(long, value_name = "FILE", conflicts_with = "no_lock")]
+    pub lock: Option<PathBuf>,
+
+    /// Resolve afresh, ignoring the project's `uv.lock`.
+    #[arg(long)]
+    pub no_lock: bool,
+
+    /// With a lock: install this extra of the project too (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub extra: Vec<String>,
+
+    /// With a lock: install this dependency group too (repeatable; `dev` is left out unless named).
+    #[arg(long, value_name = "NAME")]
+    pub group: Vec<String>,
+
     /// Keep the user's and the system's site-packages off sys.path at run time.
     #[arg(long)]
     pub isolated: bool,

@@ -189,6 +189,10 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
         installer,
         build_python,
         no_reuse_build_env,
+        lock,
+        no_lock,
+        extra,
+        group,
         isolated,
         prune_old_builds,
         installer_args,
@@ -211,6 +215,12 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
     fill(&mut args.build_python, build_python);
     fill(&mut args.preamble, preamble);
     fill(&mut args.root, root);
+    if !args.no_lock {
+        fill(&mut args.lock, lock);
+    }
+    args.no_lock |= no_lock && args.lock.is_none();
+    union(&mut args.extra, extra);
+    union(&mut args.group, group);
     if !args.compressed && !args.uncompressed {
         fill(&mut args.compression, compression);
     }
@@ -221,10 +231,7 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
     args.isolated |= isolated;
     args.prune_old_builds |= prune_old_builds;
     args.no_reuse_build_env |= no_reuse_build_env;
-    let mut merged = site_packages;
-    merged.retain(|dir| !args.site_packages.contains(dir));
-    merged.append(&mut args.site_packages);
-    args.site_packages = merged;
+    union(&mut args.site_packages, site_packages);
     let given = std::mem::take(&mut args.installer_args);
     let requirements = if crate::install::names_requirements(&given) {
         Vec::new()
@@ -242,6 +249,15 @@ fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
     if slot.is_none() {
         *slot = value;
     }
+}
+
+/// A list option given in both places: the file's values first, then the command line's,
+/// each once.
+fn union<T: PartialEq>(given: &mut Vec<T>, from_file: Vec<T>) {
+    let mut merged = from_file;
+    merged.retain(|value| !given.contains(value));
+    merged.append(given);
+    *given = merged;
 }
 
 /// The known key a mistyped one most likely meant: `entry_point`, `entrypoint`,
@@ -477,3 +493,4 @@ mod tests {
         );
     }
 }
+

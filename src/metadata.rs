@@ -36,6 +36,7 @@ pub fn parse_distribution(metadata: &str, wheel: Option<&str>) -> Distribution {
         license,
         summary: first("Summary"),
         tags: wheel.map(wheel_tags).unwrap_or_default(),
+        sha256: None,
     }
 }
 

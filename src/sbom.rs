@@ -48,6 +48,13 @@ pub fn bom(app: &Subject, dists: &[Distribution]) -> Value {
         if let Some(summary) = dist.summary.as_deref() {
             component["description"] = json!(summary);
         }
+        if let Some(hex) = dist
+            .sha256
+            .as_deref()
+            .and_then(|h| h.strip_prefix("sha256:"))
+        {
+            component["hashes"] = json!([{"alg": "SHA-256", "content": hex}]);
+        }
         components.push(component);
     }
 
@@ -273,6 +280,7 @@ mod tests {
             license: license.map(String::from),
             summary: Some(format!("{name} summary")),
             tags: vec!["py3-none-any".into()],
+            sha256: None,
         }
     }
 

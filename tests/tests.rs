@@ -19,6 +19,9 @@ mod golden;
 // The installers and their arguments, the current directory's project, --site-packages.
 mod install;
 
+// Locked builds: uv.lock pins the payload, hashes enforced.
+mod lock;
+
 // Local projects built by rshiv in its reused build environment, or left to the installer.
 mod project_build;
 

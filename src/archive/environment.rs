@@ -20,6 +20,24 @@ pub struct Distribution {
     pub summary: Option<String>,
     /// The `Tag:` lines of its `WHEEL` file (`py3-none-any`, `cp311-cp311-manylinux_2_17_x86_64`).
     pub tags: Vec<String>,
+    /// `sha256:<hex>` of the wheel that was installed, where a lock names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+}
+
+/// Where the payload's dependencies came from, when a lock pinned them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Provenance {
+    /// The lock file, relative to the project (`uv.lock`, `pylock.toml`).
+    pub lock: String,
+    /// sha256 hex of the lock file's bytes.
+    pub lock_sha256: String,
+    /// `uv.lock` or `pylock`.
+    pub lock_kind: String,
+    /// The installer and its version (`uv 0.13.9`; `pip`).
+    pub installer: String,
+    /// The index URLs the pins were installed from, credentials removed.
+    pub index_urls: Vec<String>,
 }
 
 /// What the compiled extensions in the payload need from the interpreter running it,
@@ -115,6 +133,9 @@ pub struct Environment {
     pub prune_old_builds: bool,
     pub distributions: Vec<Distribution>,
     pub native: Option<Native>,
+    /// Set for a locked build; absent otherwise (and in files written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     /// Fields read from a file that this version does not know (a newer rshiv's, another
     /// tool's); never written by the build, kept for `rshiv info --json`.
     #[serde(flatten)]

@@ -198,6 +198,19 @@ fn human_view(pyz: &Pyz) -> String {
     if !options.is_empty() {
         row("options", options.join(", "));
     }
+    if let Some(provenance) = &pyz.environment.provenance {
+        row(
+            "lock",
+            format!(
+                "{} ({}, sha256 {})",
+                provenance.lock, provenance.lock_kind, provenance.lock_sha256
+            ),
+        );
+        row("installer", provenance.installer.clone());
+        if !provenance.index_urls.is_empty() {
+            row("indexes", provenance.index_urls.join(", "));
+        }
+    }
 
     let count = pyz.distributions.len();
     let noun = if count == 1 {

@@ -15,6 +15,7 @@ mod build_env;
 mod early;
 mod flags;
 mod interpreter;
+pub mod lock;
 mod pip;
 mod process;
 mod project;
@@ -75,6 +76,11 @@ impl Installer {
             (InstallerChoice::Pip | InstallerChoice::Auto, _) => Box::new(pip::Pip::new(&python)),
         };
         Ok(Installer { frontend, python })
+    }
+
+    /// The installer and its version: `uv 0.13.8`, `pip`.
+    pub fn name(&self) -> String {
+        self.frontend.describe()
     }
 
     /// One line for the user: which installer for which interpreter.
@@ -141,6 +147,9 @@ impl Installer {
         match outcome {
             Ok(()) => Ok(()),
             Err(RunError::Failed { failure, .. }) => {
+                if let Some(line) = lock::hash_mismatch(&failure.output) {
+                    bail!(line)
+                }
                 let mut message = format!("{} failed ({})", self.frontend.describe(), failure.code);
                 if let Some(hint) = self.frontend.hint(&failure.output) {
                     message.push_str(": ");

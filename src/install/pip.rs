@@ -26,6 +26,11 @@ impl Frontend for Pip {
     }
 
     fn command(&self, job: &Job) -> Result<Command> {
+        if job.args.words().iter().any(|word| word == "--offline") {
+            anyhow::bail!(
+                "--offline: pip has no offline mode; use --installer uv (it installs from its cache alone)"
+            );
+        }
         let mut command = Command::new(&self.python);
         command
             .args(["-m", "pip", "install", "--target"])

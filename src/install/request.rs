@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use super::args::{InstallerArgs, LocalProject};
+use super::lock::{self, Lock};
 use super::target::Target;
 use crate::cli::{BuildArgs, InstallerChoice};
 
@@ -30,6 +31,9 @@ pub struct InstallRequest {
     pub reuse_build_env: bool,
     /// Set when nothing was named and the current directory's project is built.
     pub implicit_project: Option<PathBuf>,
+    /// The lock that pins the dependencies: `--lock FILE`, else the project's `uv.lock`
+    /// unless `--no-lock`. With it, `args` name only the project, installed `--no-deps`.
+    pub lock: Option<Lock>,
 }
 
 impl InstallRequest {
@@ -55,6 +59,7 @@ impl InstallRequest {
             implicit_project = Some(cwd.to_path_buf());
         }
         let target = Target::take_from(&mut installer_args);
+        let lock = lock::choose(args, &mut installer_args)?;
         Ok(InstallRequest {
             installer: args.installer.unwrap_or(InstallerChoice::Auto),
             build_python: args.build_python.clone(),
@@ -63,6 +68,7 @@ impl InstallRequest {
             target,
             reuse_build_env: !args.no_reuse_build_env,
             implicit_project,
+            lock,
         })
     }
 
