@@ -113,6 +113,7 @@ def prepare(baked, settings, extraction):
         elif not os.path.exists(__spec__.cached):
             compile_runtime(__file__)
     site_packages = os.path.join(extraction, "site-packages")
+    load_bytecode(extraction).install(extraction, boot.fallback_root(), boot.is_private_dir)
     if baked["no_modify"]:
         check_sources(extraction, boot.archive_path())
     added = setup_path(site_packages, baked)
@@ -433,21 +434,27 @@ def warn(message):
 
 
 def cache_runtime(extraction):
-    """Keep a copy of this runtime, compiled, in the extraction: warm starts load its bytecode.
+    """Keep copies of this runtime and of `bytecode`, compiled, in the extraction: warm starts
+    load their bytecode.
 
-    Named by its CRC-32, which the stub reads from zipimport's table of the pyz, so pyz files
-    of other rshiv versions sharing this payload each find their own copy.
+    Named by their CRC-32, which the stub reads from zipimport's table of the pyz, so pyz
+    files of other rshiv versions sharing this payload each find their own copy.
     """
+    for member in (boot.RUNTIME, boot.BYTECODE):
+        cache_copy(extraction, member)
+
+
+def cache_copy(extraction, member):
+    """Copy the pyz's `member` into the extraction (see cache_runtime) and compile it."""
     import zlib
 
-    source = __loader__.get_data(__file__)
-    folder = os.path.join(extraction, ".rshiv")
-    path = os.path.join(folder, "runtime-%08x.py" % zlib.crc32(source))
+    source = boot.__loader__.get_data(os.path.join(boot.archive_path(), member))
+    path = boot.copy_path(extraction, member, zlib.crc32(source))
     if os.path.exists(path):
         return
     partial = "%s.%d-%s.tmp" % (path, os.getpid(), os.urandom(4).hex())
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         write_file(partial, source)
         os.rename(partial, path)
     except OSError:
@@ -457,16 +464,27 @@ def cache_runtime(extraction):
     compile_runtime(path)
 
 
+def load_bytecode(extraction):
+    """The `bytecode` module: the extraction's compiled copy, else the pyz's."""
+    module = boot.load_copy(extraction, boot.BYTECODE, "_rshiv.bytecode")
+    if module is None:
+        from _rshiv import bytecode as module
+    elif not os.path.exists(module.__spec__.cached):
+        compile_runtime(module.__file__)
+    return module
+
+
 def compile_runtime(path):
     """Write the bytecode of the runtime copy at `path` for this interpreter.
 
-    Done even under PYTHONDONTWRITEBYTECODE (that is about the user's code; this cache is
-    ours), and by each Python version that runs from a tree another one unpacked.
+    Done even under PYTHONDONTWRITEBYTECODE and beside the copy whatever
+    PYTHONPYCACHEPREFIX says (they are about the user's code; this cache is ours), and by
+    each Python version that runs from a tree another one unpacked.
     """
     import py_compile
 
     try:
-        py_compile.compile(path, doraise=True)
+        boot.without_pycache_prefix(py_compile.compile, path, None, None, True)
     except (OSError, py_compile.PyCompileError):
         pass  # a read-only cache: warm starts then compile the copy from source
 

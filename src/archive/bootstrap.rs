@@ -14,6 +14,9 @@ use super::pack::TailMember;
 pub const MAIN_TEMPLATE: &str = include_str!("../../bootstrap/__main__.py");
 /// Everything after the stub (settings, dispatch, rare features): `_rshiv/runtime.py`.
 pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
+/// The extraction's bytecode loader, cached in the extraction and imported by every run:
+/// `_rshiv/bytecode.py`.
+pub const BYTECODE: &str = include_str!("../../bootstrap/bytecode.py");
 /// The extraction protocol, imported by first runs only: `_rshiv/extract.py`.
 pub const EXTRACT: &str = include_str!("../../bootstrap/extract.py");
 /// The payload reader and parallel unpacker, imported by first runs only: `_rshiv/unpack.py`.
@@ -38,6 +41,7 @@ pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>>
     };
     Ok(vec![
         member("_rshiv/__init__.py", Vec::new(), false),
+        member("_rshiv/bytecode.py", BYTECODE.as_bytes().to_vec(), true),
         member("_rshiv/extract.py", EXTRACT.as_bytes().to_vec(), true),
         member("_rshiv/runtime.py", RUNTIME.as_bytes().to_vec(), true),
         member("_rshiv/unpack.py", UNPACK.as_bytes().to_vec(), true),
@@ -200,6 +204,7 @@ mod tests {
             names,
             [
                 "_rshiv/__init__.py",
+                "_rshiv/bytecode.py",
                 "_rshiv/extract.py",
                 "_rshiv/runtime.py",
                 "_rshiv/unpack.py",
