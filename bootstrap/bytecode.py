@@ -11,9 +11,10 @@ Where (PEP 3147, PEP 488 names: `<stem>.<cache_tag>[.opt-N].pyc`):
 - the extraction's own `__pycache__`, when this user may write the extraction;
 - else a mirror in the user's private root (the stub's `fallback_root`, a 0700 directory
   of this user that no one else may write), `<private>/.bytecode/<extraction name>/...`.
-Reads try both, in that order. A .pyc is used only if it is a regular file owned by this
-user or root that no one else may write, its magic is this interpreter's, and (PEP 552) its
-timestamp header matches the source's mtime and size, or its hash header the source's hash.
+Reads try the extraction's, then (for an extraction not ours) the mirror. A .pyc is used
+only if it is a regular file owned by this user or root that no one else may write, its
+magic is this interpreter's, and (PEP 552) its timestamp header matches the source's mtime
+and size, or its hash header the source's hash.
 Writes are atomic (a private temp name, then rename), files 0644 and directories 0755
 whatever the umask; any OSError skips the write silently, so a read-only extraction with
 no writable private root runs at source-compile speed, without a warning.
@@ -71,9 +72,9 @@ class Place:
         return os.path.join(self.mirror, os.path.relpath(self.own_pyc(source), self.extraction))
 
     def readable(self, source):
-        """The .pyc paths to try, best first."""
+        """The .pyc paths to try, best first (an extraction of ours has no mirror)."""
         yield self.own_pyc(source)
-        mirror = self.mirror_pyc(source)
+        mirror = None if self.ours else self.mirror_pyc(source)
         if mirror:
             yield mirror
 
@@ -86,9 +87,10 @@ class Place:
         return self.mirror_pyc(source) or own
 
     def writable_pycs(self, source):
-        """Where to write a .pyc, best first: our own extraction, else the private mirror."""
+        """Where to write a .pyc: our own extraction, else the private mirror."""
         if self.ours:
             yield self.own_pyc(source)
+            return
         mirror = self.mirror_pyc(source)
         if mirror:
             yield mirror
