@@ -23,6 +23,7 @@ from pathlib import Path
 
 import measure
 import report
+import venv_rows
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -552,6 +553,9 @@ def main(argv=None):
             run_builds(ctx, workload, result)
             if ctx.only != "build":
                 run_starts(ctx, workload, result)
+                started = {label: tool for label, tool in start_tools(ctx, result).items()
+                           if result["start"][label]["status"] == "ok"}
+                venv_rows.run_rows(ctx, workload, started, result, say)
             if ctx.compression:
                 run_compression(ctx, workload, result)
     finally:

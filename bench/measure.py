@@ -34,6 +34,9 @@ class Sample:
     own_kb: int = 0
     # The largest sampled sum of VmRSS over the child and all its descendants, in KiB.
     tree_sum_kb: int = 0
+    # User plus system CPU time of the child and the descendants it waited for (wait4):
+    # what a loaded machine disturbs much less than wall time.
+    cpu_seconds: float = 0.0
 
 
 def _status_kb(pid, field):
@@ -112,7 +115,8 @@ def run(cmd, *, env, cwd=None, stdout=subprocess.DEVNULL, stderr=subprocess.DEVN
     seconds = time.perf_counter() - start
     # wait4 reaped the child; tell Popen so it never waits for it again.
     proc.returncode = os.waitstatus_to_exitcode(status)
-    sample = Sample(seconds, proc.returncode, usage.ru_maxrss)
+    sample = Sample(seconds, proc.returncode, usage.ru_maxrss,
+                    cpu_seconds=usage.ru_utime + usage.ru_stime)
     if poller:
         poller.stop.set()
         poller.join()

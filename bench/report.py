@@ -3,6 +3,8 @@ the ratios set against the goals of issues 3 (builds) and 5 (starts)."""
 
 import statistics
 
+import venv_rows
+
 # Build time of rshiv as a fraction of shiv's, by (workload, rshiv tool): issue 3.
 BUILD_TIME_GOALS = {
     ("heavy", "rshiv-uv"): 0.10,
@@ -318,6 +320,9 @@ def render(results):
     parts = [header(results), build_table(results)]
     if any(r.get("start") for r in results["workloads"].values()):
         parts += [warm_table(results), cold_table(results)]
+    against_venv = venv_rows.table(results, table, fmt, median)
+    if against_venv:
+        parts.append(against_venv)
     if any(r.get("compression") for r in results["workloads"].values()):
         parts.append(compression_table(results))
     parts.append(goals_table(results))

@@ -20,8 +20,9 @@ ROOT_DIR = "rshiv"
 FALLBACK_PREFIX = "rshiv-"
 FALLBACK_TMP = "/tmp"
 MARKER = ".rshiv-ready"
-RUNTIME_COPY = ".rshiv/runtime-%08x.py"
+COPY = ".rshiv/%s-%08x.py"  # a bootstrap module's copy: stem, CRC-32
 RUNTIME = "_rshiv/runtime.py"
+BYTECODE = "_rshiv/bytecode.py"
 # Descriptors of the markers we hold LOCK_SH on, for the life of the process.
 HELD = []
 # (root, why) of cache roots refused as not trusted, and extractions refused.
@@ -212,30 +213,63 @@ def root_writable(root):
     return os.path.isdir(path) and os.access(path, os.W_OK)
 
 
-def load_runtime(extraction):
-    """The extraction's cached copy of this pyz's runtime (named by its CRC-32), else the pyz's."""
-    if extraction:
-        import importlib.util
-        import zipimport
+def copy_path(extraction, member, crc):
+    """Where the extraction keeps its copy of `member` whose CRC-32 is `crc`."""
+    stem = os.path.basename(member)[:-3]
+    return os.path.join(extraction, COPY % (stem, crc))
 
-        try:
-            crc = zipimport._zip_directory_cache[__loader__.archive][RUNTIME][7]
-            path = os.path.join(extraction, RUNTIME_COPY % crc)
-            folder = os.path.dirname(path)
-            for part in (folder, os.path.join(folder, "__pycache__")):
-                if os.path.lexists(part) and not trusted_dir(part):
-                    raise ImportError(part)
-            info = os.lstat(path)
-            if info.st_mode & 0o170000 != 0o100000 or not trusted(info):
-                raise ImportError(path)
-            spec = importlib.util.spec_from_file_location("_rshiv.runtime", path)
-            runtime = importlib.util.module_from_spec(spec)
-            # Registered first, so that `extract` and `unpack` share this module's classes.
-            sys.modules[spec.name] = runtime
-            spec.loader.exec_module(runtime)
-            return runtime
-        except (AttributeError, KeyError, IndexError, ImportError, OSError):
-            sys.modules.pop("_rshiv.runtime", None)  # the pyz's copy works too
+
+def without_pycache_prefix(function, *args):
+    """`function(*args)` with PYTHONPYCACHEPREFIX off: the copies' bytecode stays in the
+    extraction (the prefix is for the user's code, and may be unwritable or shared)."""
+    prefix = sys.pycache_prefix
+    sys.pycache_prefix = None
+    try:
+        return function(*args)
+    finally:
+        sys.pycache_prefix = prefix
+
+
+def exec_copy(spec):
+    """Create and run the module of `spec`."""
+    import importlib.util
+
+    module = importlib.util.module_from_spec(spec)
+    # Registered first, so that `extract` and `unpack` share the runtime's classes.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_copy(extraction, member, name):
+    """The extraction's cached copy `.rshiv/<stem>-<crc>.py` of the pyz's `member` (named by
+    its CRC-32 in zipimport's table of the pyz), run as module `name`; None without one, or
+    when the copy, its folder or its `__pycache__` is not what this user or root made."""
+    import importlib.util
+    import zipimport
+
+    try:
+        crc = zipimport._zip_directory_cache[__loader__.archive][member][7]
+        path = copy_path(extraction, member, crc)
+        folder = os.path.dirname(path)
+        for part in (folder, os.path.join(folder, "__pycache__")):
+            if os.path.lexists(part) and not trusted_dir(part):
+                raise ImportError(part)
+        info = os.lstat(path)
+        if info.st_mode & 0o170000 != 0o100000 or not trusted(info):
+            raise ImportError(path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        return without_pycache_prefix(exec_copy, spec)
+    except (AttributeError, KeyError, IndexError, ImportError, OSError):
+        sys.modules.pop(name, None)  # the pyz's copy works too
+        return None
+
+
+def load_runtime(extraction):
+    """The extraction's cached copy of this pyz's runtime, else the pyz's."""
+    runtime = extraction and load_copy(extraction, RUNTIME, "_rshiv.runtime")
+    if runtime:
+        return runtime
     from _rshiv import runtime
 
     return runtime

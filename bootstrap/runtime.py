@@ -115,6 +115,7 @@ def prepare(baked, settings, extraction):
         elif not os.path.exists(__spec__.cached):
             compile_runtime(__file__)
     site_packages = os.path.join(extraction, "site-packages")
+    load_bytecode(extraction).install(extraction, boot.fallback_root(), boot.is_private_dir)
     if baked["no_modify"]:
         check_sources(extraction, boot.archive_path())
     added = setup_path(site_packages, baked)
@@ -443,15 +444,22 @@ def warn(message):
 
 
 def cache_runtime(extraction):
-    """Keep a copy of this runtime, compiled, in the extraction: warm starts load its bytecode.
+    """Keep copies of this runtime and of `bytecode`, compiled, in the extraction: warm starts
+    load their bytecode.
 
-    Named by its CRC-32, which the stub reads from zipimport's table of the pyz, so pyz files
-    of other rshiv versions sharing this payload each find their own copy.
+    Named by their CRC-32, which the stub reads from zipimport's table of the pyz, so pyz
+    files of other rshiv versions sharing this payload each find their own copy.
     """
+    for member in (boot.RUNTIME, boot.BYTECODE):
+        cache_copy(extraction, member)
+
+
+def cache_copy(extraction, member):
+    """Copy the pyz's `member` into the extraction (see cache_runtime) and compile it."""
     import zlib
 
-    source = __loader__.get_data(__file__)
-    path = os.path.join(extraction, boot.RUNTIME_COPY % zlib.crc32(source))
+    source = boot.__loader__.get_data(os.path.join(boot.archive_path(), member))
+    path = boot.copy_path(extraction, member, zlib.crc32(source))
     folder = os.path.dirname(path)
     if os.path.lexists(path):
         return
@@ -480,17 +488,28 @@ def make_dir(path):
             raise boot.Untrusted("not a directory of this user or root", path)
 
 
+def load_bytecode(extraction):
+    """The `bytecode` module: the extraction's compiled copy, else the pyz's."""
+    module = boot.load_copy(extraction, boot.BYTECODE, "_rshiv.bytecode")
+    if module is None:
+        from _rshiv import bytecode as module
+    elif not os.path.exists(module.__spec__.cached):
+        compile_runtime(module.__file__)
+    return module
+
+
 def compile_runtime(path):
     """Write the bytecode of the runtime copy at `path` for this interpreter.
 
-    Done even under PYTHONDONTWRITEBYTECODE (that is about the user's code; this cache is
-    ours), and by each Python version that runs from a tree another one unpacked.
+    Done even under PYTHONDONTWRITEBYTECODE and beside the copy whatever
+    PYTHONPYCACHEPREFIX says (they are about the user's code; this cache is ours), and by
+    each Python version that runs from a tree another one unpacked.
     """
     import py_compile
 
     umask = os.umask(0o022)  # a __pycache__ it makes is 0755 whatever the user's umask
     try:
-        py_compile.compile(path, doraise=True)
+        boot.without_pycache_prefix(py_compile.compile, path, None, None, True)
     except (OSError, py_compile.PyCompileError):
         pass  # a read-only cache: warm starts then compile the copy from source
     finally:

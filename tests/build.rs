@@ -139,6 +139,7 @@ fn archive_layout_follows_the_format() {
         [
             "_rshiv/payload.zip",
             "_rshiv/__init__.py",
+            "_rshiv/bytecode.py",
             "_rshiv/extract.py",
             "_rshiv/runtime.py",
             "_rshiv/unpack.py",
@@ -150,6 +151,7 @@ fn archive_layout_follows_the_format() {
     // tools read is deflated.
     for member in &pyz.outer {
         let deflated = [
+            "_rshiv/bytecode.py",
             "_rshiv/extract.py",
             "_rshiv/runtime.py",
             "_rshiv/unpack.py",

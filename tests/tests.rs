@@ -49,6 +49,9 @@ mod reliability;
 // A pyz among others: the extraction lock, forced re-extraction and rebuilds while running.
 mod concurrency;
 
+// Bytecode of the extraction: warm starts import .pyc whatever PYTHONDONTWRITEBYTECODE says.
+mod bytecode;
+
 // The SHIV_*/RSHIV_* variables a pyz reads at run time.
 mod env;
 

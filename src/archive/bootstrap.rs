@@ -14,6 +14,9 @@ use super::pack::TailMember;
 pub const MAIN_TEMPLATE: &str = include_str!("../../bootstrap/__main__.py");
 /// Everything after the stub (settings, dispatch, rare features): `_rshiv/runtime.py`.
 pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
+/// The extraction's bytecode loader, cached in the extraction and imported by every run:
+/// `_rshiv/bytecode.py`.
+pub const BYTECODE: &str = include_str!("../../bootstrap/bytecode.py");
 /// The extraction protocol, imported by first runs only: `_rshiv/extract.py`.
 pub const EXTRACT: &str = include_str!("../../bootstrap/extract.py");
 /// The payload reader and parallel unpacker, imported by first runs only: `_rshiv/unpack.py`.
@@ -29,6 +32,7 @@ pub mod member {
     pub const MAIN: &str = "__main__.py";
     /// The `_rshiv` package's `__init__.py`.
     pub const PACKAGE: &str = "_rshiv/__init__.py";
+    pub const BYTECODE: &str = "_rshiv/bytecode.py";
     pub const EXTRACT: &str = "_rshiv/extract.py";
     pub const RUNTIME: &str = "_rshiv/runtime.py";
     pub const UNPACK: &str = "_rshiv/unpack.py";
@@ -53,6 +57,7 @@ pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>>
     };
     Ok(vec![
         tail(member::PACKAGE, Vec::new(), false),
+        tail(member::BYTECODE, BYTECODE.as_bytes().to_vec(), true),
         tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
         tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
         tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
@@ -281,6 +286,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
             names,
             [
                 "_rshiv/__init__.py",
+                "_rshiv/bytecode.py",
                 "_rshiv/extract.py",
                 "_rshiv/runtime.py",
                 "_rshiv/unpack.py",

@@ -9,8 +9,8 @@
 //!
 //! A root holds, for an app `<name>` of build `<id>` (`<stem>` = `<name>_<id>`):
 //! * `<stem>/` the published extraction: `site-packages/`, the ready marker
-//!   `.rshiv-ready` (its mtime is the last use), `.rshiv/runtime-<crc32>.py` (the runtime's
-//!   bytecode-cached copy) and, with `--no-modify`, `.rshiv-sources`;
+//!   `.rshiv-ready` (its mtime is the last use), `.rshiv/<module>-<crc32>.py` (bytecode-cached
+//!   copies of the runtime and of the bytecode loader) and, with `--no-modify`, `.rshiv-sources`;
 //! * `.<stem>.lock`, the extraction lock (flock), kept;
 //! * `.<stem>.tmp-<pid>-<random>/`, an extraction being made, renamed to `<stem>` whole;
 //! * `.trash-<stem>-<pid>-<random>/`, a tree renamed away, deleted once nobody holds its
@@ -75,9 +75,10 @@ pub fn trash_name(stem: &str, pid: u32, random: &str) -> String {
     format!("{TRASH_PREFIX}{stem}-{pid}-{random}")
 }
 
-/// `.rshiv/runtime-<crc32 as 8 hex digits>.py`, relative to the extraction.
-pub fn runtime_copy(crc: u32) -> String {
-    format!("{RUNTIME_DIR}/runtime-{crc:08x}.py")
+/// `.rshiv/<stem>-<crc32 as 8 hex digits>.py`, relative to the extraction: the copy of a
+/// bootstrap module (`runtime`, `bytecode`) that warm starts load from its bytecode.
+pub fn bootstrap_copy(stem: &str, crc: u32) -> String {
+    format!("{RUNTIME_DIR}/{stem}-{crc:08x}.py")
 }
 
 /// The stem a temp dir's name holds, if it is one.

@@ -36,7 +36,10 @@ fn names_round_trip() {
     assert_eq!(parse_tmp(".api_abc.tmp-x-1"), None);
     assert_eq!(parse_tmp("api_abc.tmp-1-a"), None);
     assert_eq!(lock_name("api_1"), ".api_1.lock");
-    assert_eq!(runtime_copy(0xab), ".rshiv/runtime-000000ab.py");
+    assert_eq!(
+        bootstrap_copy("runtime", 0xab),
+        ".rshiv/runtime-000000ab.py"
+    );
     let marker = Marker {
         name: "my_app".into(),
         build_id: "b_2".into(),
@@ -142,8 +145,8 @@ out["tmp"] = extract.tmp_name("api_1", 12, "x9z")
 out["trash"] = extract.trash_name("api_1", 12, "x9z")
 out["marker_text"] = extract.marker_text("my_app", "b_2", 3, 40)
 out["consts"] = {
-    "MARKER": stub.MARKER, "RUNTIME_COPY": stub.RUNTIME_COPY % 0xAB, "SOURCES": runtime.SOURCES,
-    "RUNTIME": stub.RUNTIME, "PAYLOAD": unpack.PAYLOAD, "ENVIRONMENT": runtime.ENVIRONMENT,
+    "MARKER": stub.MARKER, "COPY": stub.COPY % ("bytecode", 0xAB), "SOURCES": runtime.SOURCES,
+    "RUNTIME": stub.RUNTIME, "BYTECODE": stub.BYTECODE, "PAYLOAD": unpack.PAYLOAD, "ENVIRONMENT": runtime.ENVIRONMENT,
     "MARKER_VERSION": extract.MARKER_VERSION,
 }
 print(json.dumps(out))
@@ -208,10 +211,11 @@ fn the_bootstrap_follows_the_layout() {
     assert_eq!(answers["marker_text"], marker.render());
     let consts = &answers["consts"];
     assert_eq!(consts["MARKER"], MARKER);
-    assert_eq!(consts["RUNTIME_COPY"], runtime_copy(0xab));
+    assert_eq!(consts["COPY"], bootstrap_copy("bytecode", 0xab));
     assert_eq!(consts["SOURCES"], SOURCES);
     assert_eq!(consts["MARKER_VERSION"], MARKER_VERSION);
     assert_eq!(consts["RUNTIME"], member::RUNTIME);
+    assert_eq!(consts["BYTECODE"], member::BYTECODE);
     assert_eq!(consts["ENVIRONMENT"], member::ENVIRONMENT);
     assert_eq!(consts["PAYLOAD"], PAYLOAD_NAME);
 }
