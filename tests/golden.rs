@@ -14,7 +14,7 @@ const PAYLOAD_SHA256: &str = "f8b9193ad44b34d99a81398645e6f605266ffab0446f97f2a9
 const ENVIRONMENT_SHA256: &str = "91ee2df63dcbb6936241d8be82e06ade0d4fce549c70fac1b41dd9fade3be0ad";
 /// sha256 of the whole pyz: the above plus the shebang and the bootstrap's files, so a
 /// change to `bootstrap/*.py` changes it (and only it) on purpose.
-const FILE_SHA256: &str = "c0555d2d2d2a3ef9a1961b799614dcaf1ded7e0d2d3a5f33424e6257fd8543dd";
+const FILE_SHA256: &str = "583f789f22750c885978cd3d3923d24e21fd42736a7d712657563d6ea9f29447";
 
 /// A `--site-packages` tree (no installer, no interpreter, no index) with names whose
 /// bytewise order differs from a locale's, an executable, an empty file, a compressible
