@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::{greet, wait_exit, Pyz, Test};
-use crate::{python, require_on_ci};
+use crate::{every_cpython, python, require_on_ci};
 
 /// A shell-free C program: prints its pid and argv, then by its first argument copies stdin
 /// (`cat`), waits for stdin to close (`wait`) or writes until stdout breaks (`flood`);
@@ -275,3 +275,21 @@ fn shebang_decides_between_the_kernel_and_python() {
         .success()
         .stdout_is("python ['x']\n");
 }
+
+/// Every CPython from 3.8 to 3.13 execs the tool: its argv and exit status 3 on a first run,
+/// and SIGPIPE back to its default on a warm one.
+fn every_python_execs_the_tool(minor: u32) {
+    let python = python!(minor);
+    let t = Test::new();
+    let tool = tool!(&t);
+    build_native(&t, &tool, "native.pyz");
+    let out = t.pyz(&python, "native.pyz").arg("x").run();
+    out.code(3);
+    assert_eq!(out.lines()[1..], ["argv[0]=native-tool", "argv[1]=x"]);
+    let mut child = start(&t, &python, "native.pyz", &["flood"]);
+    read_lines(&mut child, 1);
+    drop(child.stdout.take());
+    let status = wait_exit(&mut child, "the tool", Duration::from_secs(30));
+    assert_eq!(status.signal(), Some(13), "{status:?}");
+}
+every_cpython!(every_python_execs_the_tool);
