@@ -293,3 +293,34 @@ fn every_python_execs_the_tool(minor: u32) {
     assert_eq!(status.signal(), Some(13), "{status:?}");
 }
 every_cpython!(every_python_execs_the_tool);
+
+/// A native `bin/NAME` without its run bit (a `--site-packages` tree copied without modes) is
+/// one clear error naming the file, not a traceback.
+#[test]
+fn native_script_without_run_bit_is_one_clear_error() {
+    let python = python!(11);
+    let t = Test::new();
+    let tool = tool!(&t);
+    t.write(
+        "sp/bin/native-tool",
+        std::fs::read(&tool).expect("read the tool"),
+    );
+    std::fs::set_permissions(
+        t.path("sp/bin/native-tool"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .expect("drop the run bit");
+    t.rshiv()
+        .args(["--site-packages", "sp", "-c", "native-tool", "-o", "x.pyz"])
+        .run()
+        .success();
+    t.pyz(&python, "x.pyz")
+        .run()
+        .code(1)
+        .stderr_line_with(&[
+            "rshiv: error: cannot run",
+            "bin/native-tool",
+            "Permission denied",
+        ])
+        .stderr_lacks("Traceback");
+}
