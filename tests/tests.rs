@@ -26,7 +26,7 @@ mod project_build;
 mod entry;
 
 // Native console scripts: a compiled bin/NAME exec'd in place of the bootstrap.
-mod native;
+mod native_scripts;
 
 // Build options baked into the pyz: --root, --build-id, --preamble, --compile-pyc, ...
 mod baked;
