@@ -235,7 +235,10 @@ def dispatch(site_packages, entry_point, script):
     elif entry_point:
         run_module(entry_point)
     elif script:
-        run_script(os.path.join(site_packages, script))
+        path = os.path.join(site_packages, script)
+        if runs_natively(path):
+            run_native(path, [os.path.basename(path)] + sys.argv[1:])
+        run_script(path)
     else:
         interact(sys.argv[1:])
 
@@ -301,6 +304,70 @@ def run_script(path):
     except OSError as error:
         raise SystemExit("rshiv: error: cannot run script %s: %s" % (path, error.strerror))
     exec_as_main(code, path)
+
+
+# Native console scripts
+
+# The first bytes of native executables: ELF, Mach-O (32 and 64 bits, either byte order) and
+# universal Mach-O.
+NATIVE_MAGIC = (
+    b"\x7fELF",
+    b"\xfe\xed\xfa\xce",
+    b"\xce\xfa\xed\xfe",
+    b"\xfe\xed\xfa\xcf",
+    b"\xcf\xfa\xed\xfe",
+    b"\xca\xfe\xba\xbe",
+)
+# Python leaves these ignored, and an ignored signal stays ignored across exec.
+IGNORED_BY_PYTHON = ("SIGPIPE", "SIGXFSZ")
+
+
+def runs_natively(path):
+    """Whether the `bin/` script at `path` is for the kernel to run rather than this Python.
+
+    By content, as the kernel decides: a native executable (NATIVE_MAGIC), or a `#!` script
+    for an interpreter that is not Python (`#!/bin/sh`). A `#!` line naming python runs here,
+    on this interpreter with the payload on sys.path; so does the `/bin/sh` trampoline that
+    installers write for a long python path (its second line starts `'''exec'`), whose
+    python is the build machine's; a file without `#!` runs as Python too, as before.
+    """
+    try:
+        with open(path, "rb") as script:
+            head = script.read(512)
+    except OSError:
+        return False  # run_script reports it
+    if head.startswith(NATIVE_MAGIC):
+        return True
+    if not head.startswith(b"#!"):
+        return False
+    first, _, rest = head.partition(b"\n")
+    return b"python" not in first and not rest.startswith(b"'''exec'")
+
+
+def run_native(path, args):
+    """Replace this process with the native executable at `path` (os.execv).
+
+    The tool then has this process's pid, stdin, stdout and stderr, and its exit status and
+    signals are those of a direct run. The LOCK_SH on the extraction's marker is handed over:
+    its descriptor is made inheritable, so the lock lives on in the tool (and in children it
+    lets inherit the descriptor), and `rshiv cache clean` skips the tree until they exit.
+    """
+    import signal
+
+    for fd, _, _ in boot.HELD:
+        os.set_inheritable(fd, True)
+    for name in IGNORED_BY_PYTHON:
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass  # a closed or missing stream: nothing of ours is waiting in it
+    try:
+        os.execv(path, args)
+    except OSError as error:
+        raise SystemExit("rshiv: error: cannot run %s: %s" % (path, error.strerror))
 
 
 def exec_as_main(source, filename):

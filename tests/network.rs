@@ -1,5 +1,6 @@
 //! The one module that uses the package index: the seed tutorial's FastAPI service
-//! (`examples/simple_api`), built as a user would and served on a loopback port.
+//! (`examples/simple_api`), built as a user would and served on a loopback port, and ruff,
+//! whose console script is a native executable.
 //! `RSHIV_TEST_OFFLINE=1` skips it.
 
 use std::io::{Read, Write};
@@ -125,4 +126,29 @@ fn simple_api_with_uv() {
 #[test]
 fn simple_api_with_pip() {
     simple_api_serves_hello_world(Installer::Pip);
+}
+
+/// `rshiv -c ruff -o ruff.pyz ruff`: ruff's wheel ships `bin/ruff` as a native executable,
+/// which the pyz execs (it used to be run as Python: "source code string cannot contain null
+/// bytes"); `--version` and a `check` that finds an unused import (exit 1) both work.
+#[test]
+fn ruff_runs_as_a_native_console_script() {
+    if offline() {
+        return;
+    }
+    let python = python!(11);
+    let t = Test::new();
+    t.rshiv()
+        .installer(Installer::preferred())
+        .args(["-c", "ruff", "-o", "ruff.pyz", "ruff"])
+        .run()
+        .success();
+    let out = t.pyz(&python, "ruff.pyz").arg("--version").run();
+    out.success().stdout_contains("ruff ");
+    t.write("bad.py", "import os\n");
+    t.pyz(&python, "ruff.pyz")
+        .args(["check", "--no-cache", "--select", "F401", "bad.py"])
+        .run()
+        .code(1)
+        .stdout_contains("F401");
 }

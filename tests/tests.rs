@@ -28,6 +28,9 @@ mod project_build;
 // What a pyz runs: -c and -e at build time, dispatch at run time.
 mod entry;
 
+// Native console scripts: a compiled bin/NAME exec'd in place of the bootstrap.
+mod native_scripts;
+
 // Build options baked into the pyz: --root, --build-id, --preamble, --compile-pyc, ...
 mod baked;
 
