@@ -13,6 +13,7 @@ use crate::archive::environment::{Baked, Environment};
 use crate::archive::{self, PackOptions, PayloadSummary};
 use crate::install::{self, Installer, Interpreter, Prepared};
 use crate::interrupt;
+use crate::native;
 use crate::progress::Progress;
 use crate::settings::{Entry, Settings};
 use crate::stage::{self, ConsoleTarget, Tree};
@@ -37,6 +38,11 @@ pub fn say(settings: &Settings, message: &str) {
 /// Build the pyz that `settings` describe.
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
+    let bundle = settings
+        .python_dist
+        .as_deref()
+        .map(native::write::Bundle::prepare)
+        .transpose()?;
     if let Some(dir) = &settings.project_dir {
         say(
             settings,
@@ -54,17 +60,28 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let mut interpreter = None;
     if !settings.installer_args.is_empty() {
         let installer = Installer::detect(settings.installer, settings.build_python.as_deref())?;
+        let installer_args = match &bundle {
+            Some(bundle) => {
+                let dist = &bundle.dist;
+                say(
+                    settings,
+                    &format!("bundling CPython {} for {}", dist.version, dist.platform),
+                );
+                native::target_args(dist, &installer.python.version, &settings.installer_args)
+            }
+            None => settings.installer_args.clone(),
+        };
         let prepared = if settings.reuse_build_env {
             install::build_local_projects(
                 &installer,
                 staging.path(),
-                &settings.installer_args,
+                &installer_args,
                 settings.verbose,
                 progress,
                 &|message| say(settings, message),
             )?
         } else {
-            Prepared::unchanged(&settings.installer_args)
+            Prepared::unchanged(&installer_args)
         };
         say(
             settings,
@@ -134,8 +151,11 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         };
         archive::bootstrap::tail_members(&baked, &environment)
     };
-    let summary = write_atomically(&settings.output, |file| {
-        archive::write_pyz(file, &payload, &options, progress, &mut tail)
+    let summary = write_atomically(&settings.output, |file| match &bundle {
+        Some(bundle) => bundle.write(file, settings.root.as_deref(), |file| {
+            archive::write_pyz(file, &payload, &options, progress, &mut tail)
+        }),
+        None => archive::write_pyz(file, &payload, &options, progress, &mut tail),
     })?;
     let size = fs_err::metadata(&settings.output)?.len();
     Ok(Outcome {

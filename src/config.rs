@@ -39,6 +39,7 @@ pub struct ToolConfig {
     pub python: Option<String>,
     pub installer: Option<InstallerChoice>,
     pub build_python: Option<PathBuf>,
+    pub python_dist: Option<PathBuf>,
     pub compression: Option<String>,
     pub compile_pyc: bool,
     pub extend_pythonpath: bool,
@@ -65,6 +66,7 @@ const KEYS: &[&str] = &[
     "python",
     "installer",
     "build-python",
+    "python-dist",
     "compression",
     "compile-pyc",
     "extend-pythonpath",
@@ -143,6 +145,7 @@ fn parse(table: &toml::Table, dir: &Path, source: PathBuf) -> anyhow::Result<Too
                 let is_path = name.contains('/') || name.contains(std::path::MAIN_SEPARATOR);
                 config.build_python = Some(if is_path { path(name) } else { name.into() });
             }
+            "python-dist" => config.python_dist = Some(path(string()?)),
             "compression" => config.compression = Some(string()?),
             "compile-pyc" => config.compile_pyc = flag()?,
             "extend-pythonpath" => config.extend_pythonpath = flag()?,
@@ -177,6 +180,7 @@ pub fn apply(args: &mut BuildArgs, config: ToolConfig) {
     fill(&mut args.python, config.python);
     fill(&mut args.installer, config.installer);
     fill(&mut args.build_python, config.build_python);
+    fill(&mut args.python_dist, config.python_dist);
     fill(&mut args.preamble, config.preamble);
     fill(&mut args.root, config.root);
     if !args.compressed && !args.uncompressed {

@@ -13,6 +13,7 @@ pub mod info;
 pub mod install;
 pub mod interrupt;
 pub mod metadata;
+pub mod native;
 pub mod progress;
 pub mod sbom;
 pub mod settings;

@@ -45,6 +45,8 @@ pub struct Settings {
     pub build_id: Option<String>,
     pub installer: InstallerChoice,
     pub build_python: Option<PathBuf>,
+    /// `--python-dist`: the interpreter archive of a native executable (`native`).
+    pub python_dist: Option<PathBuf>,
     pub installer_args: Vec<OsString>,
     /// Build local projects in rshiv's reused build environment (not `--no-reuse-build-env`).
     pub reuse_build_env: bool,
@@ -129,6 +131,7 @@ impl Settings {
             build_id: args.build_id,
             installer: args.installer.unwrap_or(InstallerChoice::Auto),
             build_python: args.build_python,
+            python_dist: args.python_dist,
             installer_args,
             reuse_build_env: !args.no_reuse_build_env,
             project_dir,

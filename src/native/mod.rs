@@ -1,0 +1,75 @@
+//! Native executables (`--python-dist`): one ELF file that runs without Python on the host.
+//!
+//! # Layout (format `rshiv-native-1`)
+//!
+//! ```text
+//! rshiv-launcher                 the launcher binary (src/bin/rshiv-launcher.rs), as built
+//! interpreter archive            the user's .tar.gz/.tar.zst, byte for byte
+//! #!... + outer zip              the zip app exactly as `rshiv -o app.pyz` writes it; its
+//!                                offsets count from the shebang, so readers find the zip by
+//!                                its end records (zipimport and zipfile tolerate prepended data)
+//! end of central directory       whose comment is the trailer ([`trailer`])
+//! ```
+//!
+//! The launcher reads the trailer from the end of its own file, unpacks the interpreter once
+//! into the cache root ([`protocol`], [`launch`]) and execs `python -I FILE ARGS`, so the
+//! Python bootstrap handles the payload as for any pyz. `python3 FILE` works too.
+
+pub mod archive;
+pub mod dist;
+pub mod launch;
+pub mod protocol;
+pub mod root;
+pub mod trailer;
+pub mod write;
+
+/// `<arch>-unknown-linux-<libc>` (python-build-standalone's spelling) of the machine this
+/// code was compiled for: the launcher's platform.
+pub fn host_platform() -> String {
+    let libc = if cfg!(target_env = "musl") {
+        "musl"
+    } else {
+        "gnu"
+    };
+    format!(
+        "{}-unknown-{}-{libc}",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    )
+}
+
+/// The directory name (`<name>_<id>`, the payload's shape, so `rshiv cache` lists and cleans
+/// interpreters like extractions) of an interpreter archive with this sha256.
+pub fn interpreter_key(version: &str, sha256: &str) -> (String, String) {
+    (
+        format!("python-{version}"),
+        sha256[..32.min(sha256.len())].to_string(),
+    )
+}
+
+/// The installer arguments that resolve the payload for the bundled interpreter rather than
+/// for the build's (`--python-version`, `--platform`, as tests/cross.rs builds do), added
+/// only where the two differ and the user chose no target of their own.
+pub fn target_args(
+    dist: &dist::Dist,
+    build_version: &str,
+    args: &[std::ffi::OsString],
+) -> Vec<std::ffi::OsString> {
+    let mut out = args.to_vec();
+    let given = |name: &str| {
+        args.iter()
+            .filter_map(|a| a.to_str())
+            .any(|a| a == name || a.starts_with(&format!("{name}=")))
+    };
+    let same_minor = build_version == dist.minor_version()
+        || build_version.starts_with(&format!("{}.", dist.minor_version()));
+    let same_platform = dist.platform == host_platform();
+    let fits = same_minor && same_platform;
+    if !(fits || given("--python-version") || given("--platform")) {
+        out.extend(["--python-version".into(), dist.minor_version().into()]);
+        if !same_platform {
+            out.extend(["--platform".into(), dist.platform_tag().into()]);
+        }
+    }
+    out
+}
