@@ -51,3 +51,6 @@ mod ops;
 
 // The package index: the simple_api example built and served (RSHIV_TEST_OFFLINE=1 skips).
 mod network;
+
+// Native executables (--python-dist): the bundled interpreter, run with the host's hidden.
+mod native;

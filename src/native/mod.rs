@@ -20,6 +20,7 @@ pub mod dist;
 pub mod launch;
 pub mod protocol;
 pub mod root;
+pub mod show;
 pub mod trailer;
 pub mod write;
 

@@ -53,6 +53,11 @@ pub struct Trailer {
 }
 
 impl Trailer {
+    /// Where the zip app (its shebang line) starts: right after the archive.
+    pub fn zip_offset(&self) -> u64 {
+        self.archive_offset + self.archive_size
+    }
+
     /// The trailer's bytes: text, length, magic.
     pub fn encode(&self) -> Result<Vec<u8>> {
         let mut text = format!("{FORMAT}\n");
