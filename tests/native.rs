@@ -391,3 +391,62 @@ fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// The launcher's cache root (Rust) and the bootstrap's (`cache_root` in
+/// bootstrap/__main__.py) must agree, or interpreter and payload part ways.
+#[test]
+fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
+    let python = python!(11);
+    let stub = Path::new(env!("CARGO_MANIFEST_DIR")).join("bootstrap/__main__.py");
+    let script = "import importlib.util, json, os, sys\n\
+        spec = importlib.util.spec_from_file_location('stub', sys.argv[1])\n\
+        stub = importlib.util.module_from_spec(spec)\n\
+        spec.loader.exec_module(stub)\n\
+        os.environ.clear()\n\
+        os.environ.update(json.loads(sys.argv[2]))\n\
+        print(stub.cache_root({'root': json.loads(sys.argv[3])}))\n";
+    let home = [("HOME", "/home/u")];
+    let cases: &[(Option<&str>, &[(&str, &str)])] = &[
+        (None, &home),
+        (None, &[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/x")]),
+        (None, &[("HOME", "/home/u"), ("XDG_CACHE_HOME", "rel")]),
+        (Some("/srv/c"), &home),
+        (Some("/srv/c"), &[("HOME", "/home/u"), ("SHIV_ROOT", "/s")]),
+        (
+            Some("/srv/c"),
+            &[("RSHIV_ROOT", "~/r"), ("HOME", "/home/u")],
+        ),
+        (
+            Some("$APP/cache"),
+            &[("HOME", "/home/u"), ("APP", "/srv/app")],
+        ),
+        (Some("$APP"), &[("HOME", "/home/u"), ("APP", "/srv/app")]),
+        (Some("$APP/cache"), &home),
+        (Some("~/mine"), &home),
+    ];
+    for (baked, env) in cases {
+        let var = |name: &str| {
+            env.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        let rust = rshiv::native::root::resolve(*baked, &var).unwrap();
+        let environ: serde_json::Map<String, serde_json::Value> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), (*v).into()))
+            .collect();
+        let out = Command::new(&python)
+            .args(["-c", script])
+            .arg(&stub)
+            .arg(serde_json::Value::Object(environ).to_string())
+            .arg(serde_json::json!(baked).to_string())
+            .output()
+            .unwrap();
+        let bootstrap = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(
+            rust.display().to_string(),
+            bootstrap.trim(),
+            "{baked:?} {env:?}"
+        );
+    }
+}
