@@ -406,7 +406,8 @@ fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
         os.environ.update(json.loads(sys.argv[2]))\n\
         print(stub.cache_root({'root': json.loads(sys.argv[3])}))\n";
     let home = [("HOME", "/home/u")];
-    let cases: &[(Option<&str>, &[(&str, &str)])] = &[
+    type Case<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)]);
+    let cases: &[Case] = &[
         (None, &home),
         (None, &[("HOME", "/home/u"), ("XDG_CACHE_HOME", "/x")]),
         (None, &[("HOME", "/home/u"), ("XDG_CACHE_HOME", "rel")]),

@@ -8,7 +8,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -67,9 +67,17 @@ fn run() -> Result<std::convert::Infallible> {
     }
     let var = |name: &str| std::env::var_os(name);
     let installed = install(&exe, &file, &trailer, &var)?;
+    let fd = installed.marker.as_raw_fd();
+    // The last use, for `rshiv cache prune`, at most once a minute (as the bootstrap does).
+    let age = installed.marker.metadata()?.modified()?.elapsed();
+    if age.is_ok_and(|age| age > Duration::from_secs(60)) {
+        // SAFETY: futimens on a descriptor we own; null means "now". A failure (a
+        // read-only cache) only leaves the old time.
+        unsafe { libc::futimens(fd, std::ptr::null()) };
+    }
     // The marker's LOCK_SH must outlive the exec: keep its descriptor open across it.
     // SAFETY: fcntl on a descriptor we own; clearing FD_CLOEXEC has no other effect.
-    unsafe { libc::fcntl(installed.marker.as_raw_fd(), libc::F_SETFD, 0) };
+    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
     let python = installed.dir.join(&trailer.python_executable);
     let err = std::process::Command::new(&python)
         .arg("-I")
@@ -227,10 +235,4 @@ impl std::io::Read for Section<'_> {
         self.at += n as u64;
         Ok(n)
     }
-}
-
-/// Where the launcher would unpack, for `rshiv info` and the tests: `<root>/<key>`.
-pub fn interpreter_dir(root: &Path, trailer: &Trailer) -> PathBuf {
-    let (name, id) = interpreter_key(&trailer.python_version, &trailer.archive_sha256);
-    root.join(format!("{name}_{id}"))
 }

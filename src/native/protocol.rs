@@ -100,6 +100,17 @@ pub fn create(
     fill: impl FnOnce(&Path) -> Result<String>,
 ) -> Result<Published, Error> {
     std::fs::create_dir_all(root).map_err(|err| unwritable(root, err))?;
+    let meta = std::fs::metadata(root).map_err(|err| unwritable(root, err))?;
+    let sticky = meta.mode() & 0o1000 != 0;
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    if !(meta.uid() == uid || meta.uid() == 0) || (meta.mode() & 0o022 != 0 && !sticky) {
+        let why = "owned by another user, or writable by others";
+        return Err(Error::Unwritable(
+            root.to_path_buf(),
+            std::io::Error::new(std::io::ErrorKind::PermissionDenied, why),
+        ));
+    }
     let lock = Lock::open(&root.join(format!(".{key}.lock")))?;
     let held = lock.wait(timeout, || open_published(root, key))?;
     if let Some(found) = held.found {
