@@ -345,10 +345,14 @@ mod tests {
     fn relative_paths_resolve_against_the_project() {
         let dir = tempfile::tempdir().unwrap();
         let text = "[tool.rshiv]\npreamble = \"boot.py\"\nsite-packages = [\"vendor\"]\n\
-                    build-python = \".venv/bin/python\"\n";
+                    build-python = \".venv/bin/python\"\npython-dist = \"dist/cpython.tar.gz\"\n";
         std::fs::write(dir.path().join("pyproject.toml"), text).unwrap();
         let config = load(dir.path()).unwrap().unwrap();
         assert_eq!(config.preamble, Some(dir.path().join("boot.py")));
+        assert_eq!(
+            config.python_dist,
+            Some(dir.path().join("dist/cpython.tar.gz"))
+        );
         assert_eq!(config.site_packages, [dir.path().join("vendor")]);
         assert_eq!(
             config.build_python,
