@@ -75,8 +75,11 @@ def main(argv=None):
             env=dict(env, SHIV_INTERPRETER="1"), capture_output=True, check=True,
         ).stdout.decode().strip()
         timed([exe, "-I", pyz], env)
-        warm_native = [timed([native], env) for _ in range(args.runs)]
-        warm_pyz = [timed([exe, "-I", pyz], env) for _ in range(args.runs)]
+        # Interleaved, so that the load of a busy machine falls on both alike.
+        warm_native, warm_pyz = [], []
+        for _ in range(args.runs):
+            warm_native.append(timed([native], env))
+            warm_pyz.append(timed([exe, "-I", pyz], env))
 
         cold_native, cold_hand = [], []
         for i in range(args.runs):

@@ -13,10 +13,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
 
 use super::archive::{self, Compression};
-use super::dist::hex;
 use super::protocol::{self, Error, Published};
 use super::trailer::Trailer;
 use super::{host_platform, interpreter_key, root};
@@ -181,17 +179,18 @@ fn lock_timeout(var: &dyn Fn(&str) -> Option<OsString>) -> Duration {
         .map_or(Duration::from_secs(600), Duration::from_secs_f64)
 }
 
-/// Check the archive's bytes against the trailer's sha256, then unpack them into `dest`.
+/// Unpack the archive into `dest`, checking its bytes against the trailer's sha256 before
+/// anything of it is published (a mismatch wins over whatever else went wrong).
 fn unpack(exe: &Path, file: &File, trailer: &Trailer, dest: &Path) -> Result<()> {
-    let section = || Section {
+    let compression = Compression::parse(&trailer.compression)
+        .with_context(|| format!("unknown archive compression {:?}", trailer.compression))?;
+    let section = Section {
         file,
         at: trailer.archive_offset,
         end: trailer.archive_offset + trailer.archive_size,
     };
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut section(), &mut hasher)
-        .with_context(|| format!("cannot read {}", exe.display()))?;
-    let actual = hex(&hasher.finalize());
+    let raw = std::io::BufReader::with_capacity(1 << 20, section);
+    let (actual, unpacked) = archive::unpack(compression, raw, dest);
     if actual != trailer.archive_sha256 {
         bail!(
             "{} is damaged: its interpreter archive has sha256 {actual}, not {} (the file was \
@@ -200,10 +199,7 @@ fn unpack(exe: &Path, file: &File, trailer: &Trailer, dest: &Path) -> Result<()>
             trailer.archive_sha256
         );
     }
-    let compression = Compression::parse(&trailer.compression)
-        .with_context(|| format!("unknown archive compression {:?}", trailer.compression))?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, section());
-    archive::unpack(compression, reader, dest)?;
+    unpacked?;
     let python = dest.join(&trailer.python_executable);
     if !python.is_file() {
         bail!(
