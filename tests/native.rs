@@ -115,12 +115,24 @@ fn find_program(name: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// A console script that says which interpreter runs it, and exits with its first argument.
+/// A console script that says which interpreter runs it and which build of its compiled
+/// dependency was chosen (one "binary" wheel each for CPython 3.11 and 3.12), and exits with
+/// its first argument.
 fn hello(t: &Test) -> PathBuf {
-    let code = "import sys\n\ndef main():\n    print(sys.version.split()[0], sys.executable, *sys.argv[1:])\n    return int(sys.argv[1]) if sys.argv[1:] else 0\n";
-    t.wheels(&[Wheel::new("hello", "1.0")
-        .file("hello.py", code)
-        .console_script("hello", "hello:main")])
+    let code = "import sys, speedup\n\ndef main():\n    print(sys.version.split()[0], sys.executable, speedup.FOR, *sys.argv[1:])\n    return int(sys.argv[1]) if sys.argv[1:] else 0\n";
+    let speedup = |minor: u32| {
+        Wheel::new("speedup", "1.0")
+            .tag(&format!("cp3{minor}-cp3{minor}-manylinux2014_x86_64"))
+            .file("speedup.py", format!("FOR = 'speedup-3.{minor}'\n"))
+    };
+    t.wheels(&[
+        Wheel::new("hello", "1.0")
+            .file("hello.py", code)
+            .dependency("speedup")
+            .console_script("hello", "hello:main"),
+        speedup(11),
+        speedup(12),
+    ])
 }
 
 /// Build `out` from `archive` on CPython 3.11: the payload is resolved for the archive's 3.12.
@@ -179,7 +191,10 @@ fn runs_on_a_host_without_python() {
     let root = t.root().display().to_string();
     for _ in 0..2 {
         let out = run_hidden(&t, "app", &["3", "x"]);
-        out.code(3).stdout_contains("3.12.").stdout_contains(" x\n");
+        // Built on 3.11, resolved for the archive's 3.12.
+        out.code(3)
+            .stdout_contains("3.12.")
+            .stdout_contains(" speedup-3.12 3 x\n");
         let executable = out.lines()[0].split(' ').nth(1).unwrap().to_string();
         assert!(
             executable.starts_with(&format!("{root}/python-3.12.")),
@@ -227,7 +242,7 @@ fn python3_runs_it_as_a_zip_app() {
         .arg("7")
         .run()
         .code(7)
-        .stdout_contains(&format!("{} 7", py312.display()));
+        .stdout_contains(&format!("{} speedup-3.12 7", py312.display()));
     assert!(
         interpreters(&t).is_empty(),
         "python3 app unpacks no interpreter"

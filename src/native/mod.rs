@@ -74,3 +74,45 @@ pub fn target_args(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dist(version: &str, platform: &str) -> dist::Dist {
+        dist::Dist {
+            path: "cpython.tar.gz".into(),
+            size: 0,
+            sha256: String::new(),
+            compression: archive::Compression::Gzip,
+            version: version.into(),
+            platform: platform.into(),
+            executable: String::new(),
+            unpacked_bytes: 0,
+            files: 0,
+        }
+    }
+
+    #[test]
+    fn targets_the_bundled_interpreter_where_the_build_differs() {
+        let host = host_platform();
+        let args = |list: &[&str]| list.iter().map(Into::into).collect::<Vec<_>>();
+        let same = target_args(&dist("3.12.1", &host), "3.12.7", &args(&["a"]));
+        assert_eq!(same, args(&["a"]));
+        let newer = target_args(&dist("3.12.1", &host), "3.11.7", &args(&["a"]));
+        assert_eq!(newer, args(&["a", "--python-version", "3.12"]));
+        let arm = target_args(&dist("3.12.1", "aarch64-unknown-linux-gnu"), "3.12.1", &[]);
+        let expected = [
+            "--python-version",
+            "3.12",
+            "--platform",
+            "manylinux2014_aarch64",
+        ];
+        assert_eq!(arm, args(&expected));
+        let chosen = args(&["--platform=manylinux_2_28_x86_64"]);
+        assert_eq!(
+            target_args(&dist("3.13.0", &host), "3.11.7", &chosen),
+            chosen
+        );
+    }
+}
