@@ -466,3 +466,36 @@ fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
         );
     }
 }
+
+/// A running app holds its interpreter's marker (LOCK_SH kept across the exec), so
+/// `rshiv cache clean` removes that interpreter only once the app has ended.
+#[test]
+fn cache_clean_spares_an_interpreter_in_use() {
+    let kit = kit!();
+    let t = Test::new();
+    build(&t, kit, &kit.gz, "app");
+    let wait =
+        "import os, time\nwhile not os.path.exists('release'): time.sleep(0.01)\nprint('done')";
+    let mut cmd = t.command(t.path("app"));
+    cmd.env("SHIV_INTERPRETER", "1").args(["-c", wait]);
+    let mut child = cmd.spawn(&t.path("running.log"));
+    // The payload is published once Python runs, that is, once the launcher holds its lock.
+    let started = || {
+        support::listing(&t.root())
+            .iter()
+            .any(|n| n.starts_with("app_"))
+    };
+    while !started() {
+        assert!(child.try_wait().unwrap().is_none(), "the app ended early");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    t.rshiv().args(["cache", "clean"]).run().success();
+    assert!(
+        interpreters(&t).iter().any(|n| n.starts_with("python-")),
+        "kept while in use"
+    );
+    t.write("release", "");
+    assert!(support::wait_exit(&mut child, "the app", Duration::from_secs(300)).success());
+    t.rshiv().args(["cache", "clean"]).run().success();
+    assert!(interpreters(&t).is_empty(), "{:?}", interpreters(&t));
+}
