@@ -344,6 +344,29 @@ fn an_unwritable_root_falls_back_then_is_one_line() {
         .stderr_line_with(&["error: cannot write to", "nor"]);
 }
 
+/// Under umask 000 the interpreter's tree is still 0755, and so trusted and used.
+#[test]
+fn umask_000_makes_no_writable_tree() {
+    use std::os::unix::fs::PermissionsExt;
+    let kit = kit!();
+    let t = Test::new();
+    build(&t, kit, &kit.gz, "app");
+    let mut cmd = t.command("/bin/sh");
+    cmd.args(["-c", "umask 000 && exec \"$0\""])
+        .arg(t.path("app"));
+    cmd.run().success().stdout_contains("3.12.");
+    let trees = interpreters(&t);
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    for path in [
+        t.root(),
+        t.root().join(&trees[0]),
+        t.root().join(&trees[0]).join(".rshiv-ready"),
+    ] {
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o022, 0, "{} is {mode:o}", path.display());
+    }
+}
+
 #[test]
 fn bad_archives_are_refused_at_build_time() {
     let kit = kit!();

@@ -11,7 +11,7 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -99,7 +99,13 @@ pub fn create(
     timeout: Duration,
     fill: impl FnOnce(&Path) -> Result<String>,
 ) -> Result<Published, Error> {
-    std::fs::create_dir_all(root).map_err(|err| unwritable(root, err))?;
+    // Modes are given, not left to the umask: a tree made under umask 000 must still be one
+    // that nobody else may write (and that `trusted` accepts).
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(root)
+        .map_err(|err| unwritable(root, err))?;
     let meta = std::fs::metadata(root).map_err(|err| unwritable(root, err))?;
     let sticky = meta.mode() & 0o1000 != 0;
     // SAFETY: getuid has no preconditions and cannot fail.
@@ -127,10 +133,18 @@ pub fn create(
         std::process::id(),
         random()
     ));
-    std::fs::create_dir(&tmp).map_err(|err| unwritable(root, err))?;
+    std::fs::DirBuilder::new()
+        .mode(0o755)
+        .create(&tmp)
+        .map_err(|err| unwritable(root, err))?;
     let made = fill(&tmp).and_then(|text| {
         let marker = tmp.join(MARKER);
-        let mut file = fs_err::File::create(&marker)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .open(&marker)
+            .with_context(|| format!("cannot create {}", marker.display()))?;
         file.write_all(text.as_bytes())?;
         file.sync_all()?;
         publish(&tmp, &root.join(key), root, key)
