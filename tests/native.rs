@@ -338,6 +338,11 @@ fn an_unwritable_root_falls_back_then_is_one_line() {
         .stdout_contains(&format!("{}/rshiv-", t.path("tmp").display()));
     let mut cmd = t.command(t.path("app"));
     cmd.env("RSHIV_ROOT", t.path("file/root"))
+        .run()
+        .success()
+        .stderr_lacks("cannot write to");
+    let mut cmd = t.command(t.path("app"));
+    cmd.env("RSHIV_ROOT", t.path("file/root"))
         .env("TMPDIR", t.path("file"))
         .run()
         .code(1)

@@ -100,6 +100,11 @@ fn install(
         return Ok(found);
     }
     let fallback = root::fallback(var);
+    if !writable(&root) {
+        if let Some(found) = protocol::open_published(&fallback, &key) {
+            return Ok(found);
+        }
+    }
     let marker = marker_text(&name, &id, trailer);
     let timeout = lock_timeout(var);
     let fill = |tmp: &Path| unpack(exe, file, trailer, tmp).map(|()| marker.clone());
@@ -127,6 +132,24 @@ fn install(
             fallback.display()
         ),
     }
+}
+
+/// Whether `root` is, or could be made as, a directory this process may write into
+/// (`root_writable` of bootstrap/__main__.py): while it is not, the fallback is looked in
+/// first, without a warning at every start.
+fn writable(root: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(existing) = root
+        .ancestors()
+        .find(|p| std::fs::symlink_metadata(p).is_ok())
+    else {
+        return false;
+    };
+    let Ok(path) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access reads a NUL-terminated path and has no other effect.
+    existing.is_dir() && unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0
 }
 
 /// Create (0700) or accept the per-user fallback root; refuse anyone else's or a symlink.
