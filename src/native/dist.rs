@@ -217,11 +217,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Refuse an interpreter that the launcher cannot run: the platforms must agree.
-pub fn check_platform(dist: &Dist, launcher_arch: &str) -> Result<()> {
-    if dist.arch() != launcher_arch {
+/// Refuse an interpreter that the launcher cannot run: the platforms must agree (the
+/// launcher refuses at run time what this lets through).
+pub fn check_platform(dist: &Dist, launcher_platform: &str) -> Result<()> {
+    if dist.platform != launcher_platform {
         bail!(
-            "{} is a CPython for {}, but the launcher runs on {launcher_arch}",
+            "{} is a CPython for {}, but the launcher runs on {launcher_platform}",
             dist.path.display(),
             dist.platform
         );

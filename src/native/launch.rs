@@ -122,7 +122,6 @@ fn install(
     if let Some(found) = protocol::open_published(&fallback, &key) {
         return Ok(found);
     }
-    let fill = |tmp: &Path| unpack(exe, file, trailer, tmp).map(|()| marker.clone());
     match protocol::create(&fallback, &key, timeout, fill) {
         Ok(found) => Ok(found),
         Err(Error::Other(err)) => Err(err),

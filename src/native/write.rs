@@ -38,7 +38,14 @@ impl Bundle {
         })?;
         let arch = dist::elf_arch(&launcher)
             .with_context(|| format!("{} is not an ELF executable", path.display()))?;
-        dist::check_platform(&dist, arch)?;
+        // The launcher's CPU is in its ELF header; its libc is taken to be rshiv's own, since
+        // the two are built together.
+        let libc = super::host_platform()
+            .rsplit('-')
+            .next()
+            .unwrap_or("gnu")
+            .to_string();
+        dist::check_platform(&dist, &format!("{arch}-unknown-linux-{libc}"))?;
         Ok(Bundle {
             launcher,
             launcher_version,
