@@ -225,6 +225,18 @@ fn runs_on_a_host_without_python() {
         .stdout_contains("rshiv-launcher 0.1.0")
         .stdout_contains("sha256 ")
         .stdout_contains("entry point  hello:main");
+    let out = t.rshiv().args(["info", "--json"]).arg(t.path("app")).run();
+    let info: serde_json::Value = serde_json::from_str(&out.success().stdout).unwrap();
+    let bundled = &info["bundled_python"];
+    assert_eq!(bundled["platform"], "x86_64-unknown-linux-gnu", "{info}");
+    assert_eq!(
+        bundled["archive_size"],
+        std::fs::metadata(&kit.gz).unwrap().len()
+    );
+    assert!(
+        bundled["unpacked_bytes"].as_u64().unwrap() > 1_000_000,
+        "{bundled}"
+    );
     t.rshiv()
         .args(["cache", "list"])
         .run()
