@@ -11,7 +11,8 @@ use anyhow::{bail, Context, Result};
 
 use crate::archive::environment::{Baked, Environment};
 use crate::archive::{self, PackOptions, PayloadSummary};
-use crate::install::{self, Installer, Interpreter, Prepared};
+use crate::diagnostics;
+use crate::install::{self, Installer, Interpreter};
 use crate::interrupt;
 use crate::native;
 use crate::progress::Progress;
@@ -28,13 +29,6 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-/// Say something to the user on stderr unless `-q`.
-pub fn say(settings: &Settings, message: &str) {
-    if !settings.quiet {
-        eprintln!("rshiv: {message}");
-    }
-}
-
 /// Build the pyz that `settings` describe.
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
@@ -43,14 +37,11 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         .as_deref()
         .map(native::write::Bundle::prepare)
         .transpose()?;
-    if let Some(dir) = &settings.project_dir {
-        say(
-            settings,
-            &format!(
-                "no requirements given: building the project in {}",
-                dir.display()
-            ),
-        );
+    if let Some(dir) = &settings.install.implicit_project {
+        diagnostics::note(&format!(
+            "no requirements given: building the project in {}",
+            dir.display()
+        ));
     }
     let staging = tempfile::Builder::new()
         .prefix("rshiv-stage-")
@@ -58,35 +49,27 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         .context("could not create a staging directory")?;
     let _staging_pending = interrupt::Pending::new(staging.path());
     let mut interpreter = None;
-    if !settings.installer_args.is_empty() {
-        let installer = Installer::detect(settings.installer, settings.build_python.as_deref())?;
-        let installer_args = match &bundle {
-            Some(bundle) => {
-                let dist = &bundle.dist;
-                say(
-                    settings,
-                    &format!("bundling CPython {} for {}", dist.version, dist.platform),
-                );
-                native::target_args(dist, &installer.python.version, &settings.installer_args)
-            }
-            None => settings.installer_args.clone(),
-        };
-        let prepared = if settings.reuse_build_env {
-            install::build_local_projects(
-                &installer,
-                staging.path(),
-                &installer_args,
-                settings.verbose,
-                progress,
-                &|message| say(settings, message),
-            )?
-        } else {
-            Prepared::unchanged(&installer_args)
-        };
-        say(
-            settings,
-            &format!("installing with {}", installer.describe()),
-        );
+    let mut request = settings.install.clone();
+    if request.installs_anything() {
+        let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
+        if let Some(bundle) = &bundle {
+            let dist = &bundle.dist;
+            diagnostics::note(&format!(
+                "bundling CPython {} for {}",
+                dist.version, dist.platform
+            ));
+            native::retarget(&mut request.target, dist, &installer.python.version);
+        }
+        let request = &request;
+        let prepared = install::build_local_projects(
+            &installer,
+            staging.path(),
+            request,
+            settings.verbose,
+            progress,
+            &diagnostics::note,
+        )?;
+        diagnostics::note(&format!("installing with {}", installer.describe()));
         installer.install_prepared(staging.path(), prepared, settings.verbose, progress)?;
         stage::normalize_installed(staging.path())?;
         interpreter = Some(installer.python);
@@ -199,7 +182,7 @@ fn resolve_entry(
             if !tree.has_module(module) {
                 let python = match interpreter.take() {
                     Some(python) => python,
-                    None => Interpreter::find(settings.build_python.as_deref())?,
+                    None => Interpreter::find(settings.install.build_python.as_deref())?,
                 };
                 let in_stdlib = python.has_stdlib_module(module)?;
                 *interpreter = Some(python);

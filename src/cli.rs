@@ -23,9 +23,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
     args_override_self = true,
     override_usage = "rshiv [OPTIONS] [INSTALLER_ARGS]...\n       rshiv <COMMAND>"
 )]
-#[command(
-    after_help = "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man"
-)]
+#[command(after_help = format!(
+    "Commands: rshiv info PYZ | rshiv cache list|clean|prune | rshiv completions SHELL | rshiv man\n\n{}",
+    crate::error::EXIT_STATUS
+))]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -108,16 +109,21 @@ pub struct RootArg {
 }
 
 /// Which installer resolves and installs the requirements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum InstallerChoice {
-    /// uv when it is on PATH, else `python -m pip`.
+    /// uv when it is beside rshiv (one environment) or on PATH, else `python -m pip`.
     Auto,
     Uv,
     Pip,
 }
 
-/// The build options: shiv's, then rshiv's own.
-#[derive(Debug, Args, Default)]
+/// The build options: shiv's, then rshiv's own. clap fills them from the command line and
+/// serde from `[tool.rshiv]` (`config`), whose keys are the long options' names; the
+/// per-invocation ones (`-j`, `-v`, `-q`, `--build-id`, `--[un]compressed`) are the
+/// command line's alone.
+#[derive(Debug, Clone, Args, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
 pub struct BuildArgs {
     /// The entry point: `package.module:function`, or `package.module` to run as `-m`.
     #[arg(short = 'e', long, value_name = "MOD[:ATTR]")]
@@ -141,10 +147,12 @@ pub struct BuildArgs {
 
     /// Compress the payload (deflate; the default).
     #[arg(long, overrides_with = "uncompressed")]
+    #[serde(skip)]
     pub compressed: bool,
 
     /// Store the payload without compression.
     #[arg(long, overrides_with = "compressed")]
+    #[serde(skip)]
     pub uncompressed: bool,
 
     /// How to compress: stored, deflate, deflate-1 ... deflate-12, bzip2, lzma [default: deflate-6].
@@ -177,6 +185,7 @@ pub struct BuildArgs {
 
     /// Use this build id instead of the payload's hash.
     #[arg(long, value_name = "ID")]
+    #[serde(skip)]
     pub build_id: Option<String>,
 
     /// Which installer to use.
@@ -209,19 +218,38 @@ pub struct BuildArgs {
 
     /// Worker threads for compression [default: one per core].
     #[arg(short = 'j', long, value_name = "N")]
+    #[serde(skip)]
     pub jobs: Option<usize>,
 
     /// Show the installer's full output.
     #[arg(short = 'v', long, conflicts_with = "quiet")]
+    #[serde(skip)]
     pub verbose: bool,
 
     /// Print nothing but errors.
     #[arg(short = 'q', long)]
+    #[serde(skip)]
     pub quiet: bool,
 
-    /// Arguments for the installer (filled by `split_args`, never by clap itself).
+    /// Arguments for the installer (filled by `split_args`, never by clap itself). In
+    /// `[tool.rshiv]`, they go before the command line's (index options, constraints).
     #[arg(hide = true)]
+    #[serde(deserialize_with = "os_strings")]
     pub installer_args: Vec<OsString>,
+
+    /// `[tool.rshiv]` only: what to install when the command line names nothing to install,
+    /// only options (`[".", "-r", "req.txt"]`).
+    #[arg(skip)]
+    #[serde(deserialize_with = "os_strings")]
+    pub requirements: Vec<OsString>,
+}
+
+/// A TOML list of strings as installer arguments.
+fn os_strings<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<OsString>, D::Error> {
+    let strings: Vec<String> = serde::Deserialize::deserialize(deserializer)?;
+    Ok(strings.into_iter().map(OsString::from).collect())
 }
 
 /// Tokens that start a subcommand when they come first.
@@ -230,27 +258,16 @@ const SUBCOMMANDS: &[&str] = &["info", "cache", "completions", "man", "help"];
 /// Sort raw arguments (without the program name) into those clap should parse and those
 /// that go to the installer, the way shiv's click setup does: a token that names one of
 /// rshiv's options is rshiv's (with its value), everything else is the installer's, and so
-/// is everything after `--`.
+/// is everything after `--`. A cluster of short options (`-qo FILE`, `-qoFILE`, `-o=FILE`)
+/// is read as clap reads it: flags up to the first option that takes a value, which takes
+/// the rest of the cluster, or the next argument when the cluster ends there.
 pub fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
     if let Some(first) = args.first().and_then(|a| a.to_str()) {
         if SUBCOMMANDS.contains(&first) {
             return (args, Vec::new());
         }
     }
-    let command = Cli::command();
-    let known: Vec<(Option<char>, Option<&str>, bool)> = command
-        .get_arguments()
-        .filter(|arg| !arg.is_positional())
-        .map(|arg| {
-            let takes_value = arg.get_action().takes_values();
-            (arg.get_short(), arg.get_long(), takes_value)
-        })
-        .chain([
-            (Some('h'), Some("help"), false),
-            (Some('V'), Some("version"), false),
-        ])
-        .collect();
-
+    let options = OurOptions::of(&Cli::command());
     let mut ours = Vec::new();
     let mut theirs = Vec::new();
     let mut iter = args.into_iter();
@@ -263,39 +280,75 @@ pub fn split_args(args: Vec<OsString>) -> (Vec<OsString>, Vec<OsString>) {
             theirs.extend(iter.by_ref());
             break;
         }
-        let matched = if let Some(long) = text.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((name, _)) => (name, true),
-                None => (long, false),
-            };
-            known
-                .iter()
-                .find(|(_, l, _)| *l == Some(name))
-                .map(|&(_, _, takes)| takes && !inline)
-        } else if let Some(short) = text.strip_prefix('-').filter(|s| !s.is_empty()) {
-            let mut chars = short.chars();
-            let first = chars.next();
-            let attached = chars.next().is_some();
-            known
-                .iter()
-                .find(|(s, _, _)| *s == first)
-                .map(|&(_, _, takes)| takes && !attached)
-        } else {
-            None
-        };
-        match matched {
+        match options.needs_next(text) {
             Some(needs_next) => {
                 ours.push(arg);
                 if needs_next {
-                    if let Some(value) = iter.next() {
-                        ours.push(value);
-                    }
+                    ours.extend(iter.next());
                 }
             }
             None => theirs.push(arg),
         }
     }
     (ours, theirs)
+}
+
+/// rshiv's own options, as clap defines them: short, long, and whether each takes a value.
+struct OurOptions(Vec<(Option<char>, Option<String>, bool)>);
+
+impl OurOptions {
+    fn of(command: &clap::Command) -> OurOptions {
+        let options = command
+            .get_arguments()
+            .filter(|arg| !arg.is_positional())
+            .map(|arg| {
+                let long = arg.get_long().map(str::to_string);
+                (arg.get_short(), long, arg.get_action().takes_values())
+            })
+            .chain([
+                (Some('h'), Some("help".to_string()), false),
+                (Some('V'), Some("version".to_string()), false),
+            ]);
+        OurOptions(options.collect())
+    }
+
+    /// Whether `text` is rshiv's (`None`: the installer's), and if so whether its value is
+    /// the next argument. A short cluster is rshiv's when its first letter is; clap then
+    /// reports any letter in it that rshiv does not know.
+    fn needs_next(&self, text: &str) -> Option<bool> {
+        if let Some(long) = text.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            let takes = self.long(name)?;
+            return Some(takes && !inline);
+        }
+        let mut letters = text.strip_prefix('-')?.chars();
+        let mut takes = self.short(letters.next()?)?;
+        loop {
+            if takes {
+                return Some(letters.as_str().is_empty());
+            }
+            match letters.next() {
+                None => return Some(false),
+                Some(letter) => takes = self.short(letter).unwrap_or(false),
+            }
+        }
+    }
+
+    fn long(&self, name: &str) -> Option<bool> {
+        let found = self
+            .0
+            .iter()
+            .find(|(_, long, _)| long.as_deref() == Some(name));
+        found.map(|&(_, _, takes)| takes)
+    }
+
+    fn short(&self, letter: char) -> Option<bool> {
+        let found = self.0.iter().find(|(short, _, _)| *short == Some(letter));
+        found.map(|&(_, _, takes)| takes)
+    }
 }
 
 /// Parse the process's arguments: clap for rshiv's own, the rest for the installer.
@@ -376,5 +429,39 @@ mod tests {
         assert!(cli.build.quiet);
         assert_eq!(cli.build.output_file, Some(PathBuf::from("app.pyz")));
         assert_eq!(cli.build.console_script.as_deref(), Some("simple_api"));
+    }
+
+    /// A short cluster is split where clap splits it: `-qo app.pyz` is quiet plus the
+    /// output file, not a file name for the installer.
+    #[test]
+    fn short_clusters_are_read_as_clap_reads_them() {
+        for (given, ours, theirs) in [
+            (
+                &["-qo", "app.pyz", "req"][..],
+                &["-qo", "app.pyz"][..],
+                &["req"][..],
+            ),
+            (&["-qqo", "x.pyz", "."], &["-qqo", "x.pyz"], &["."]),
+            (&["-qoFILE", "."], &["-qoFILE"], &["."]),
+            (&["-o=x.pyz", "."], &["-o=x.pyz"], &["."]),
+            (&["-oFILE", "."], &["-oFILE"], &["."]),
+            (&["-eMOD", "."], &["-eMOD"], &["."]),
+            (&["-qv", "."], &["-qv"], &["."]),
+            (&["-Eqo", "a.pyz", "."], &["-Eqo", "a.pyz"], &["."]),
+            (&["-rreq.txt", "-U"], &[], &["-rreq.txt", "-U"]),
+            (&["-", "x"], &[], &["-", "x"]),
+        ] {
+            let (got_ours, got_theirs) = split(given);
+            assert_eq!(got_ours, ours, "{given:?}");
+            assert_eq!(got_theirs, theirs, "{given:?}");
+        }
+        let (ours, _) = split(&["-qo", "app.pyz", "-Eecli:main"]);
+        let cli = Cli::parse_from(["rshiv"].into_iter().chain(ours.iter().map(String::as_str)));
+        assert!(cli.build.quiet && cli.build.extend_pythonpath);
+        assert_eq!(cli.build.output_file, Some(PathBuf::from("app.pyz")));
+        assert_eq!(cli.build.entry_point.as_deref(), Some("cli:main"));
+        let (ours, _) = split(&["-o=x.pyz"]);
+        let cli = Cli::parse_from(["rshiv"].into_iter().chain(ours.iter().map(String::as_str)));
+        assert_eq!(cli.build.output_file, Some(PathBuf::from("x.pyz")));
     }
 }

@@ -12,78 +12,37 @@
 //! ```
 //!
 //! Keys are the long options' names (PEP 518 reserves `[tool.<name>]` for a tool's own
-//! settings). The command line wins over the file: a value given there replaces the
-//! file's, and a flag given there is on whatever the file says. An unknown key is an error,
-//! so that a typo never silently builds something else. Paths in the file are relative to
+//! settings): the table is deserialized (serde) into the very [`BuildArgs`] that clap fills
+//! from the command line, so an option is declared once, in `cli`. The command line wins
+//! over the file: a value given there replaces the file's, and a flag given there is on
+//! whatever the file says. An unknown key is an error, so that a typo never silently builds
+//! something else. Paths in the file are relative to
 //! the project directory; `root` is not a path here but the baked runtime root (`$VAR`
 //! allowed), so it is kept as written, and so are `installer-args` and `requirements`,
 //! which the installer reads from the directory rshiv runs in.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use clap::ValueEnum;
-use toml::Value;
+use anyhow::{anyhow, bail, Context};
+use serde::Deserialize;
 
-use crate::cli::{BuildArgs, InstallerChoice};
+use crate::cli::BuildArgs;
 
-/// The settings of `[tool.rshiv]`, paths already resolved against the project directory.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ToolConfig {
-    /// The file they came from, for messages.
-    pub source: PathBuf,
-    pub entry_point: Option<String>,
-    pub console_script: Option<String>,
-    pub output_file: Option<PathBuf>,
-    /// The shebang's interpreter (`-p`).
-    pub python: Option<String>,
-    pub installer: Option<InstallerChoice>,
-    pub build_python: Option<PathBuf>,
-    pub python_dist: Option<PathBuf>,
-    pub compression: Option<String>,
-    pub compile_pyc: bool,
-    pub extend_pythonpath: bool,
-    pub reproducible: bool,
-    pub no_modify: bool,
-    pub preamble: Option<PathBuf>,
-    pub root: Option<String>,
-    pub isolated: bool,
-    pub prune_old_builds: bool,
-    pub no_reuse_build_env: bool,
-    pub site_packages: Vec<PathBuf>,
-    /// Put before the command line's installer arguments (index options, constraints).
-    pub installer_args: Vec<String>,
-    /// What to install when the command line names nothing to install, only options
-    /// (`[".", "-r", "req.txt"]`).
-    pub requirements: Vec<String>,
+/// `pyproject.toml` as far as rshiv reads it: the `[tool.rshiv]` table.
+#[derive(Deserialize)]
+struct Document {
+    #[serde(default)]
+    tool: Tools,
 }
 
-/// Every key `[tool.rshiv]` accepts.
-const KEYS: &[&str] = &[
-    "entry-point",
-    "console-script",
-    "output-file",
-    "python",
-    "installer",
-    "build-python",
-    "python-dist",
-    "compression",
-    "compile-pyc",
-    "extend-pythonpath",
-    "reproducible",
-    "no-modify",
-    "preamble",
-    "root",
-    "isolated",
-    "prune-old-builds",
-    "no-reuse-build-env",
-    "site-packages",
-    "installer-args",
-    "requirements",
-];
+#[derive(Deserialize, Default)]
+struct Tools {
+    rshiv: Option<BuildArgs>,
+}
 
-/// Read `[tool.rshiv]` from `<dir>/pyproject.toml`. No file, or no such table: `None`.
-pub fn load(dir: &Path) -> anyhow::Result<Option<ToolConfig>> {
+/// Read `[tool.rshiv]` from `<dir>/pyproject.toml`, paths resolved against `dir`. No file,
+/// or no such table: `None`. Errors name the file, and the key when there is one.
+pub fn load(dir: &Path) -> anyhow::Result<Option<BuildArgs>> {
     let source = dir.join("pyproject.toml");
     let text = match std::fs::read_to_string(&source) {
         Ok(text) => text,
@@ -93,122 +52,192 @@ pub fn load(dir: &Path) -> anyhow::Result<Option<ToolConfig>> {
         }
     };
     let document: toml::Table = text.parse().map_err(|err: toml::de::Error| {
-        let line = err
-            .span()
-            .map(|span| format!(" at line {}", text[..span.start].lines().count().max(1)))
-            .unwrap_or_default();
-        anyhow::anyhow!(
-            "cannot parse {}{line}: {}",
+        anyhow!(
+            "cannot parse {}{}: {}",
             source.display(),
+            at_line(&text, &err),
             err.message().trim()
         )
     })?;
     let Some(table) = document.get("tool").and_then(|tool| tool.get("rshiv")) else {
         return Ok(None);
     };
-    let Value::Table(table) = table else {
-        anyhow::bail!("tool.rshiv in {} must be a table", source.display());
+    let Some(table) = table.as_table() else {
+        bail!("tool.rshiv in {} must be a table", source.display());
     };
-    parse(table, dir, source.clone()).map(Some)
+    let at = |key: &str| format!("`{key}` in [tool.rshiv] of {}", source.display());
+    let known = keys();
+    if let Some(unknown) = table.keys().find(|key| !known.contains(&key.as_str())) {
+        let command_line_only = <crate::cli::Cli as clap::CommandFactory>::command()
+            .get_arguments()
+            .any(|arg| arg.get_long() == Some(unknown.as_str()));
+        let hint = if command_line_only {
+            format!("; --{unknown} is given on the command line only")
+        } else {
+            suggestion(unknown, known)
+                .map(|known| format!("; did you mean `{known}`?"))
+                .unwrap_or_default()
+        };
+        bail!("unknown key {}{hint}", at(unknown));
+    }
+    let document: Document = toml::from_str(&text).map_err(|err| {
+        let place = match key_at(&text, &err) {
+            Some(key) => at(key),
+            None => format!("[tool.rshiv] of {}", source.display()),
+        };
+        anyhow!("{place}{}: {}", at_line(&text, &err), err.message().trim())
+    })?;
+    let mut args = document.tool.rshiv.context("tool.rshiv went missing")?;
+    resolve_paths(&mut args, dir);
+    Ok(Some(args))
 }
 
-fn parse(table: &toml::Table, dir: &Path, source: PathBuf) -> anyhow::Result<ToolConfig> {
-    let mut config = ToolConfig {
-        source,
-        ..ToolConfig::default()
-    };
-    let at = |key: &str| format!("`{key}` in [tool.rshiv] of {}", config.source.display());
-    for (key, value) in table {
-        let string = || as_string(value).ok_or_else(|| wrong_type(&at(key), "a string", value));
-        let flag = || {
-            value
-                .as_bool()
-                .ok_or_else(|| wrong_type(&at(key), "true or false", value))
-        };
-        let list =
-            || as_list(value).ok_or_else(|| wrong_type(&at(key), "a list of strings", value));
-        let path = |text: String| dir.join(text);
-        match key.as_str() {
-            "entry-point" => config.entry_point = Some(string()?),
-            "console-script" => config.console_script = Some(string()?),
-            "output-file" => config.output_file = Some(path(string()?)),
-            "python" => config.python = Some(string()?),
-            "installer" => {
-                let name = string()?;
-                let choice = InstallerChoice::from_str(&name, false).map_err(|_| {
-                    anyhow::anyhow!("{} is \"{name}\"; expected auto, uv or pip", at(key))
-                })?;
-                config.installer = Some(choice);
-            }
-            "build-python" => {
-                let name = string()?;
-                let is_path = name.contains('/') || name.contains(std::path::MAIN_SEPARATOR);
-                config.build_python = Some(if is_path { path(name) } else { name.into() });
-            }
-            "python-dist" => config.python_dist = Some(path(string()?)),
-            "compression" => config.compression = Some(string()?),
-            "compile-pyc" => config.compile_pyc = flag()?,
-            "extend-pythonpath" => config.extend_pythonpath = flag()?,
-            "reproducible" => config.reproducible = flag()?,
-            "no-modify" => config.no_modify = flag()?,
-            "preamble" => config.preamble = Some(path(string()?)),
-            "root" => config.root = Some(string()?),
-            "isolated" => config.isolated = flag()?,
-            "prune-old-builds" => config.prune_old_builds = flag()?,
-            "no-reuse-build-env" => config.no_reuse_build_env = flag()?,
-            "site-packages" => config.site_packages = list()?.into_iter().map(path).collect(),
-            "installer-args" => config.installer_args = list()?,
-            "requirements" => config.requirements = list()?,
-            unknown => {
-                let hint = suggestion(unknown)
-                    .map(|known| format!("; did you mean `{known}`?"))
-                    .unwrap_or_default();
-                anyhow::bail!("unknown key {}{hint}", at(unknown));
-            }
+/// Paths in the file are relative to the project directory; `build-python` only when it
+/// is a path rather than a name to look up on PATH (`python3.12`).
+fn resolve_paths(args: &mut BuildArgs, dir: &Path) {
+    let resolve = |path: &mut PathBuf| *path = dir.join(&*path);
+    args.output_file.as_mut().map(resolve);
+    args.preamble.as_mut().map(resolve);
+    args.python_dist.as_mut().map(resolve);
+    args.site_packages.iter_mut().for_each(resolve);
+    if let Some(python) = &mut args.build_python {
+        if python.components().count() > 1 {
+            resolve(python);
         }
     }
-    Ok(config)
 }
 
-/// Fill what the command line left open from the project's configuration.
-pub fn apply(args: &mut BuildArgs, config: ToolConfig) {
+/// ` at line N` for an error with a position.
+fn at_line(text: &str, err: &toml::de::Error) -> String {
+    err.span()
+        .map(|span| format!(" at line {}", text[..span.start].lines().count().max(1)))
+        .unwrap_or_default()
+}
+
+/// The key whose value an error points at: on the error's line or, for a value spread
+/// over lines (a list), the nearest line above that sets a known key.
+fn key_at<'t>(text: &'t str, err: &toml::de::Error) -> Option<&'t str> {
+    let start = err.span()?.start;
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let known = keys();
+    text[..line_end].lines().rev().find_map(|line| {
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        known.contains(&key).then_some(key)
+    })
+}
+
+/// The keys `[tool.rshiv]` accepts, as serde's derive of [`BuildArgs`] declares them:
+/// asked of the derive itself, so that no second list can drift from it.
+fn keys() -> &'static [&'static str] {
+    struct Fields;
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl std::fmt::Display for Found {
+        fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "{:?}", self.0)
+        }
+    }
+    impl std::error::Error for Found {}
+    impl serde::de::Error for Found {
+        fn custom<T: std::fmt::Display>(_: T) -> Self {
+            Found(&[])
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for Fields {
+        type Error = Found;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    match BuildArgs::deserialize(Fields) {
+        Err(Found(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+/// Fill what the command line left open from the project's configuration: a value given on
+/// the command line replaces the file's, a flag given there is on whatever the file says,
+/// lists (`site-packages`, `installer-args`) come from both, the file's first.
+pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
+    // Taken apart without `..`: a new option does not compile until it is merged here.
+    let BuildArgs {
+        entry_point,
+        console_script,
+        output_file,
+        python,
+        site_packages,
+        compression,
+        compile_pyc,
+        extend_pythonpath,
+        reproducible,
+        no_modify,
+        preamble,
+        root,
+        installer,
+        build_python,
+        python_dist,
+        no_reuse_build_env,
+        isolated,
+        prune_old_builds,
+        installer_args,
+        requirements,
+        // The command line's alone (#[serde(skip)]).
+        compressed: _,
+        uncompressed: _,
+        build_id: _,
+        jobs: _,
+        verbose: _,
+        quiet: _,
+    } = config;
     if args.entry_point.is_none() && args.console_script.is_none() {
-        args.entry_point = config.entry_point;
-        args.console_script = config.console_script;
+        args.entry_point = entry_point;
+        args.console_script = console_script;
     }
-    fill(&mut args.output_file, config.output_file);
-    fill(&mut args.python, config.python);
-    fill(&mut args.installer, config.installer);
-    fill(&mut args.build_python, config.build_python);
-    fill(&mut args.python_dist, config.python_dist);
-    fill(&mut args.preamble, config.preamble);
-    fill(&mut args.root, config.root);
+    fill(&mut args.output_file, output_file);
+    fill(&mut args.python, python);
+    fill(&mut args.installer, installer);
+    fill(&mut args.build_python, build_python);
+    fill(&mut args.python_dist, python_dist);
+    fill(&mut args.preamble, preamble);
+    fill(&mut args.root, root);
     if !args.compressed && !args.uncompressed {
-        fill(&mut args.compression, config.compression);
+        fill(&mut args.compression, compression);
     }
-    args.compile_pyc |= config.compile_pyc;
-    args.extend_pythonpath |= config.extend_pythonpath;
-    args.reproducible |= config.reproducible;
-    args.no_modify |= config.no_modify;
-    args.isolated |= config.isolated;
-    args.prune_old_builds |= config.prune_old_builds;
-    args.no_reuse_build_env |= config.no_reuse_build_env;
-    let mut site_packages = config.site_packages;
-    site_packages.retain(|dir| !args.site_packages.contains(dir));
-    site_packages.append(&mut args.site_packages);
-    args.site_packages = site_packages;
+    args.compile_pyc |= compile_pyc;
+    args.extend_pythonpath |= extend_pythonpath;
+    args.reproducible |= reproducible;
+    args.no_modify |= no_modify;
+    args.isolated |= isolated;
+    args.prune_old_builds |= prune_old_builds;
+    args.no_reuse_build_env |= no_reuse_build_env;
+    let mut merged = site_packages;
+    merged.retain(|dir| !args.site_packages.contains(dir));
+    merged.append(&mut args.site_packages);
+    args.site_packages = merged;
     let given = std::mem::take(&mut args.installer_args);
     let requirements = if crate::install::names_requirements(&given) {
         Vec::new()
     } else {
-        config.requirements
+        requirements
     };
-    args.installer_args = config
-        .installer_args
+    args.installer_args = installer_args
         .into_iter()
-        .map(OsString::from)
         .chain(given)
-        .chain(requirements.into_iter().map(OsString::from))
+        .chain(requirements)
         .collect();
 }
 
@@ -218,23 +247,12 @@ fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
     }
 }
 
-fn as_string(value: &Value) -> Option<String> {
-    value.as_str().map(str::to_string)
-}
-
-fn as_list(value: &Value) -> Option<Vec<String>> {
-    value.as_array()?.iter().map(as_string).collect()
-}
-
-fn wrong_type(at: &str, expected: &str, value: &Value) -> anyhow::Error {
-    anyhow::anyhow!("{at} must be {expected}, not {}", value.type_str())
-}
-
 /// The known key a mistyped one most likely meant: `entry_point`, `entrypoint`,
 /// `entry-pont` -> `entry-point`.
-fn suggestion(key: &str) -> Option<&'static str> {
+fn suggestion(key: &str, known: &[&'static str]) -> Option<&'static str> {
     let wanted = key.to_ascii_lowercase().replace('_', "-");
-    KEYS.iter()
+    known
+        .iter()
         .map(|known| (edit_distance(&wanted, known), *known))
         .filter(|(distance, _)| *distance <= 2)
         .min()
@@ -261,14 +279,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::ffi::OsString;
 
-    fn load_text(text: &str) -> anyhow::Result<Option<ToolConfig>> {
+    use super::*;
+    use crate::cli::InstallerChoice;
+
+    fn load_text(text: &str) -> anyhow::Result<Option<BuildArgs>> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pyproject.toml"), text).unwrap();
         load(dir.path()).map(|c| {
             c.map(|mut c| {
-                c.source = PathBuf::from("pyproject.toml");
                 c.output_file = c
                     .output_file
                     .map(|p| p.strip_prefix(dir.path()).unwrap().into());
@@ -299,6 +319,37 @@ mod tests {
         assert_eq!(config.root.as_deref(), Some("$STATE_DIRECTORY"));
         assert_eq!(config.installer_args, ["--no-index"]);
         assert_eq!(config.requirements, ["."]);
+        let keys = keys();
+        for key in [
+            "entry-point",
+            "site-packages",
+            "installer-args",
+            "requirements",
+        ] {
+            assert!(keys.contains(&key), "{key} missing from {keys:?}");
+        }
+        for command_line_only in ["jobs", "verbose", "quiet", "build-id", "compressed"] {
+            assert!(!keys.contains(&command_line_only), "{command_line_only}");
+        }
+    }
+
+    /// The README's list of keys is the derive's.
+    #[test]
+    fn the_readme_lists_every_key() {
+        let readme = include_str!("../README.md");
+        let list = readme
+            .split_once("\nKeys: ")
+            .and_then(|(_, rest)| rest.split_once(". "))
+            .map(|(list, _)| list)
+            .expect("the README has a `Keys: ...` paragraph");
+        let mut listed: Vec<&str> = list
+            .split(',')
+            .map(|key| key.trim().trim_matches('`'))
+            .collect();
+        let mut known = keys().to_vec();
+        listed.sort_unstable();
+        known.sort_unstable();
+        assert_eq!(listed, known);
     }
 
     #[test]
@@ -318,6 +369,11 @@ mod tests {
         );
         assert!(err.contains("pyproject.toml"), "{err}");
         assert!(err.ends_with("did you mean `entry-point`?"), "{err}");
+        let err = error("[tool.rshiv]\njobs = 2\n");
+        assert!(
+            err.ends_with("; --jobs is given on the command line only"),
+            "{err}"
+        );
         let err = error("[tool.rshiv]\nfavourite-colour = \"blue\"\n");
         assert!(!err.contains("did you mean"), "{err}");
     }
@@ -326,17 +382,25 @@ mod tests {
     fn wrong_types_and_values_are_named() {
         let err = error("[tool.rshiv]\npython = 3\n");
         assert!(err.starts_with("`python` in [tool.rshiv] of "), "{err}");
-        assert!(err.ends_with("must be a string, not integer"), "{err}");
+        assert!(
+            err.ends_with("pyproject.toml at line 2: invalid type: integer `3`, expected a string"),
+            "{err}"
+        );
         let err = error("[tool.rshiv]\ninstaller = \"conda\"\n");
+        assert!(err.starts_with("`installer` in [tool.rshiv] of "), "{err}");
         assert!(
-            err.ends_with("is \"conda\"; expected auto, uv or pip"),
+            err.ends_with("unknown variant `conda`, expected one of `auto`, `uv`, `pip`"),
             "{err}"
         );
-        let err = error("[tool.rshiv]\nsite-packages = \"vendor\"\n");
+        let err = error("[tool.rshiv]\nsite-packages = [\n  \"a\",\n  2,\n]\n");
+        assert!(err.starts_with("`site-packages` in "), "{err}");
         assert!(
-            err.ends_with("must be a list of strings, not string"),
+            err.contains(" at line 4: invalid type: integer `2`"),
             "{err}"
         );
+        let err = error("[tool.rshiv]\ncompile-pyc = true\nsite-packages = \"vendor\"\n");
+        assert!(err.starts_with("`site-packages` in "), "{err}");
+        assert!(err.contains(" at line 3: invalid type: string"), "{err}");
         let err = error("[tool.rshiv]\npython = \n");
         assert!(err.contains("pyproject.toml at line 2: "), "{err}");
     }
@@ -366,7 +430,7 @@ mod tests {
 
     #[test]
     fn the_command_line_wins() {
-        let config = ToolConfig {
+        let config = BuildArgs {
             console_script: Some("from_config".into()),
             output_file: Some("config.pyz".into()),
             python: Some("/usr/bin/python3".into()),
@@ -375,7 +439,7 @@ mod tests {
             site_packages: vec!["a".into(), "b".into()],
             installer_args: vec!["--no-index".into()],
             requirements: vec![".".into()],
-            ..ToolConfig::default()
+            ..BuildArgs::default()
         };
         let mut args = BuildArgs {
             entry_point: Some("cli:main".into()),
@@ -405,9 +469,9 @@ mod tests {
         assert_eq!(args.compression.as_deref(), Some("stored"));
         assert_eq!(args.installer_args, ["--no-index", "."].map(OsString::from));
 
-        let config = ToolConfig {
+        let config = BuildArgs {
             requirements: vec![".".into()],
-            ..ToolConfig::default()
+            ..BuildArgs::default()
         };
         let mut args = BuildArgs {
             installer_args: ["--find-links", "wheels"].map(OsString::from).to_vec(),

@@ -2,7 +2,7 @@
 //!
 //! A signal ends the process without unwinding, so the temporary files' destructors never
 //! run. Paths are registered here while they exist; the handler (on its own thread, not in
-//! signal context) removes them and exits with 130, the shell's code for an interrupt.
+//! signal context) removes them and exits with `Error::Interrupted`'s code, 130.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -17,8 +17,9 @@ pub fn install() {
         for path in paths.iter().rev() {
             remove(path);
         }
-        eprintln!("rshiv: interrupted");
-        std::process::exit(130);
+        let interrupted = crate::error::Error::Interrupted;
+        crate::diagnostics::error(&interrupted);
+        std::process::exit(interrupted.exit_code().into());
     });
 }
 

@@ -9,6 +9,8 @@ pub mod build;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod diagnostics;
+pub mod error;
 pub mod info;
 pub mod install;
 pub mod interrupt;
@@ -23,8 +25,10 @@ pub mod tags;
 use std::io::Write;
 use std::process::ExitCode;
 
-/// Run one invocation; the error, if any, is reported by [`report_error`].
-pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+use error::{Error, Result};
+
+/// Run one invocation; the error, if any, is reported by [`diagnostics::error`].
+pub fn run(cli: cli::Cli) -> Result<ExitCode> {
     let stdout = &mut std::io::stdout().lock();
     match cli.command {
         Some(cli::Command::Completions { shell }) => {
@@ -44,54 +48,26 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `rshiv [OPTIONS] [PIP_ARGS]...`: build, then one summary line.
-fn run_build(mut args: cli::BuildArgs) -> anyhow::Result<()> {
+/// `rshiv [OPTIONS] [PIP_ARGS]...`: build, then one summary line. A bad configuration or
+/// option is a usage error; anything from the build on is a failure.
+fn run_build(mut args: cli::BuildArgs) -> Result<()> {
     interrupt::install();
     let cwd = std::env::current_dir()?;
-    if let Some(project) = config::load(&cwd)? {
+    if let Some(project) = config::load(&cwd).map_err(Error::Usage)? {
         config::apply(&mut args, project);
     }
-    let settings = settings::Settings::from_args(args, &cwd)?;
+    let settings = settings::Settings::from_args(args, &cwd).map_err(Error::Usage)?;
+    diagnostics::set_quiet(settings.quiet);
     let progress = progress::Bars::for_terminal(settings.quiet);
     let outcome = build::build(&settings, progress.as_ref())?;
     let id = &outcome.summary.build_id;
-    build::say(
-        &settings,
-        &format!(
-            "wrote {} ({}, {} files, build id {}, {:.2} s)",
-            outcome.output.display(),
-            progress::human_bytes(outcome.size),
-            outcome.summary.files,
-            id.get(..12).unwrap_or(id),
-            outcome.seconds
-        ),
-    );
+    diagnostics::note(&format!(
+        "wrote {} ({}, {} files, build id {}, {:.2} s)",
+        outcome.output.display(),
+        progress::human_bytes(outcome.size),
+        outcome.summary.files,
+        id.get(..12).unwrap_or(id),
+        outcome.seconds
+    ));
     Ok(())
-}
-
-/// Print an error as one line (`rshiv: error: ...: cause`) and choose the exit code.
-///
-/// A broken pipe on stdout (`rshiv cache list | head`) is a clean exit, not an error.
-pub fn report_error(err: &anyhow::Error) -> ExitCode {
-    let broken_pipe = err.chain().any(|cause| {
-        let kind = match cause.downcast_ref::<serde_json::Error>() {
-            Some(json) => json.io_error_kind(),
-            None => cause
-                .downcast_ref::<std::io::Error>()
-                .map(std::io::Error::kind),
-        };
-        kind == Some(std::io::ErrorKind::BrokenPipe)
-    });
-    if broken_pipe {
-        return ExitCode::SUCCESS;
-    }
-    let mut line = String::from("rshiv: error: ");
-    for (i, cause) in err.chain().enumerate() {
-        if i > 0 {
-            line.push_str(": ");
-        }
-        line.push_str(&cause.to_string());
-    }
-    let _ = writeln!(std::io::stderr(), "{}", line.trim_end());
-    ExitCode::from(1)
 }

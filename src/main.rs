@@ -6,6 +6,6 @@ fn main() -> ExitCode {
     let cli = rshiv::cli::parse();
     match rshiv::run(cli) {
         Ok(code) => code,
-        Err(err) => rshiv::report_error(&err),
+        Err(err) => rshiv::diagnostics::error(&err),
     }
 }

@@ -3,14 +3,13 @@
 //! Every check that needs only the arguments and the file system happens here, before
 //! anything is installed, so that bad input fails in a second with one clear line.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
 use crate::archive::Compression;
-use crate::cli::{BuildArgs, InstallerChoice};
-use crate::install;
+use crate::cli::BuildArgs;
+use crate::install::InstallRequest;
 
 /// Longest shebang line accepted: Linux reads 128 bytes of it, newline included.
 const MAX_SHEBANG: usize = 127;
@@ -42,16 +41,11 @@ pub struct Settings {
     pub no_modify: bool,
     pub preamble: Option<PathBuf>,
     pub root: Option<String>,
-    pub build_id: Option<String>,
-    pub installer: InstallerChoice,
-    pub build_python: Option<PathBuf>,
     /// `--python-dist`: the interpreter archive of a native executable (`native`).
     pub python_dist: Option<PathBuf>,
-    pub installer_args: Vec<OsString>,
-    /// Build local projects in rshiv's reused build environment (not `--no-reuse-build-env`).
-    pub reuse_build_env: bool,
-    /// Set when no requirements were given and the current directory's project is built.
-    pub project_dir: Option<PathBuf>,
+    pub build_id: Option<String>,
+    /// What to install, and how.
+    pub install: InstallRequest,
     pub isolated: bool,
     pub prune_old_builds: bool,
     pub jobs: usize,
@@ -61,7 +55,7 @@ pub struct Settings {
 
 impl Settings {
     /// Validate `args`; `cwd` is where a bare `rshiv` looks for a project.
-    pub fn from_args(args: BuildArgs, cwd: &Path) -> Result<Settings> {
+    pub fn from_args(mut args: BuildArgs, cwd: &Path) -> Result<Settings> {
         let output = args
             .output_file
             .clone()
@@ -69,7 +63,7 @@ impl Settings {
         let name = app_name(&output)?;
         check_output_dir(&output)?;
         let shebang = shebang_line(args.python.as_deref().unwrap_or("/usr/bin/env python3"))?;
-        let entry = match (args.entry_point, args.console_script) {
+        let entry = match (args.entry_point.take(), args.console_script.take()) {
             (Some(_), Some(_)) => {
                 bail!("-e/--entry-point and -c/--console-script exclude each other")
             }
@@ -101,20 +95,7 @@ impl Settings {
             (None, true) => Compression::Stored,
             (None, false) => Compression::Deflate(6),
         };
-        install::check_refused(&args.installer_args)?;
-        let mut installer_args = args.installer_args;
-        let mut project_dir = None;
-        if !install::names_requirements(&installer_args) && args.site_packages.is_empty() {
-            if !cwd.join("pyproject.toml").is_file() && !cwd.join("setup.py").is_file() {
-                bail!(
-                    "nothing to build: give requirements (e.g. `.` or `-r requirements.txt`), \
-                     or --site-packages, or run in a project directory (no pyproject.toml or setup.py in {})",
-                    cwd.display()
-                );
-            }
-            installer_args.push(".".into());
-            project_dir = Some(cwd.to_path_buf());
-        }
+        let install = InstallRequest::from_cli(&args, cwd)?;
         let jobs = args.jobs.unwrap_or(0);
         Ok(Settings {
             output,
@@ -128,13 +109,9 @@ impl Settings {
             no_modify: args.no_modify,
             preamble: args.preamble,
             root: args.root,
-            build_id: args.build_id,
-            installer: args.installer.unwrap_or(InstallerChoice::Auto),
-            build_python: args.build_python,
             python_dist: args.python_dist,
-            installer_args,
-            reuse_build_env: !args.no_reuse_build_env,
-            project_dir,
+            build_id: args.build_id,
+            install,
             isolated: args.isolated,
             prune_old_builds: args.prune_old_builds,
             jobs,

@@ -38,13 +38,13 @@ pub fn native_needs(distributions: &[Distribution]) -> Option<Native> {
         }
         if let Some(platform) = Platform::parse(&tag.platform) {
             native.platform = Some(platform.os.to_string());
-            for machine in platform.machines {
+            for machine in platform.machines() {
                 if !native.machines.iter().any(|m| m == machine) {
                     native.machines.push(machine.to_string());
                 }
             }
             if let Some((libc, version)) = platform.libc {
-                native.libc = Some(libc.to_string());
+                native.libc = Some(libc.name().to_string());
                 native.libc_min = Some(native.libc_min.map_or(version, |have| have.max(version)));
             }
         }
@@ -107,27 +107,51 @@ impl Tag {
     }
 }
 
-/// The parts of a platform tag the runtime can check cheaply.
-struct Platform {
-    os: &'static str,
-    machines: Vec<&'static str>,
-    libc: Option<(&'static str, [u32; 2])>,
+/// A PEP 425 platform tag, read: the one parser of platform tags in rshiv (the payload's
+/// needs here, the installer's target in [`crate::install`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Platform<'a> {
+    /// `linux`, `darwin`, `win32`: what `sys.platform` says.
+    pub os: &'static str,
+    /// The architecture as the tag spells it: `x86_64`, `aarch64`, `arm64`, `amd64`.
+    pub arch: &'a str,
+    /// The C library and the least version it must have (PEP 600 manylinux, PEP 656
+    /// musllinux; the legacy manylinux1/2010/2014 aliases are glibc 2.5/2.12/2.17).
+    pub libc: Option<(Libc, [u32; 2])>,
 }
 
-impl Platform {
-    fn parse(tag: &str) -> Option<Platform> {
-        let (os, rest, libc) = if let Some(rest) = tag.strip_prefix("manylinux_") {
+/// The C library a Linux platform tag asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Libc {
+    Glibc,
+    Musl,
+}
+
+impl Libc {
+    /// `glibc`, `musl`: as environment.json records it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Libc::Glibc => "glibc",
+            Libc::Musl => "musl",
+        }
+    }
+}
+
+impl<'a> Platform<'a> {
+    /// Read a platform tag; `None` for one rshiv does not know.
+    pub fn parse(tag: &'a str) -> Option<Platform<'a>> {
+        let (os, arch, libc) = if let Some(rest) = tag.strip_prefix("manylinux_") {
             let (version, arch) = split_version(rest)?;
-            ("linux", arch, Some(("glibc", version)))
+            ("linux", arch, Some((Libc::Glibc, version)))
         } else if let Some(rest) = tag.strip_prefix("musllinux_") {
             let (version, arch) = split_version(rest)?;
-            ("linux", arch, Some(("musl", version)))
+            ("linux", arch, Some((Libc::Musl, version)))
         } else if let Some(arch) = tag.strip_prefix("manylinux2014_") {
-            ("linux", arch, Some(("glibc", [2, 17])))
+            ("linux", arch, Some((Libc::Glibc, [2, 17])))
         } else if let Some(arch) = tag.strip_prefix("manylinux2010_") {
-            ("linux", arch, Some(("glibc", [2, 12])))
+            ("linux", arch, Some((Libc::Glibc, [2, 12])))
         } else if let Some(arch) = tag.strip_prefix("manylinux1_") {
-            ("linux", arch, Some(("glibc", [2, 5])))
+            ("linux", arch, Some((Libc::Glibc, [2, 5])))
         } else if let Some(arch) = tag.strip_prefix("linux_") {
             ("linux", arch, None)
         } else if let Some(rest) = tag.strip_prefix("macosx_") {
@@ -139,11 +163,12 @@ impl Platform {
         } else {
             return None;
         };
-        Some(Platform {
-            os,
-            machines: machines(rest),
-            libc,
-        })
+        Some(Platform { os, arch, libc })
+    }
+
+    /// The `os.uname().machine` names that satisfy the tag's architecture.
+    pub fn machines(&self) -> Vec<&'static str> {
+        machines(self.arch)
     }
 }
 
@@ -219,5 +244,52 @@ mod tests {
         assert_eq!(native.python, None);
         assert_eq!(native.abi3, Some([3, 9]));
         assert_eq!(native.machines, ["aarch64", "arm64"]);
+    }
+
+    #[test]
+    fn platform_tags_of_every_family() {
+        let parse = |tag| Platform::parse(tag).unwrap();
+        for (tag, arch, libc) in [
+            ("manylinux1_x86_64", "x86_64", Some((Libc::Glibc, [2, 5]))),
+            ("manylinux2010_i686", "i686", Some((Libc::Glibc, [2, 12]))),
+            (
+                "manylinux2014_aarch64",
+                "aarch64",
+                Some((Libc::Glibc, [2, 17])),
+            ),
+            (
+                "manylinux_2_28_x86_64",
+                "x86_64",
+                Some((Libc::Glibc, [2, 28])),
+            ),
+            (
+                "musllinux_1_2_aarch64",
+                "aarch64",
+                Some((Libc::Musl, [1, 2])),
+            ),
+            ("linux_armv7l", "armv7l", None),
+        ] {
+            let expected = Platform {
+                os: "linux",
+                arch,
+                libc,
+            };
+            assert_eq!(parse(tag), expected, "{tag}");
+        }
+        let macos = parse("macosx_11_0_arm64");
+        assert_eq!((macos.os, macos.arch), ("darwin", "arm64"));
+        assert_eq!(parse("macosx_10_9_x86_64").arch, "x86_64");
+        assert_eq!(
+            parse("macosx_10_9_universal2").machines(),
+            ["x86_64", "arm64"]
+        );
+        assert_eq!(
+            (parse("win_amd64").os, parse("win_amd64").arch),
+            ("win32", "amd64")
+        );
+        assert_eq!(parse("win32").arch, "x86");
+        assert_eq!(parse("win_arm64").machines(), ["aarch64", "arm64"]);
+        assert_eq!(Platform::parse("any"), None);
+        assert_eq!(Platform::parse("manylinux_2_x86_64"), None);
     }
 }

@@ -333,3 +333,64 @@ fn no_modify_with_compile_pyc() {
             .stdout_is("hello from greet\n");
     }
 }
+
+/// The keys the bootstrap reads from the baked dict (`baked["name"]`, `_BAKED["name"]`,
+/// `baked.get("name")`) and from its `native` record (`native["python"]`) are exactly the
+/// fields `rshiv::archive::environment::{Baked, Native}` serialize: a field renamed or
+/// dropped on either side fails here, not at some user's first run.
+#[test]
+fn bootstrap_reads_exactly_the_baked_fields() {
+    use rshiv::archive::environment::{Baked, Native};
+    use std::collections::BTreeSet;
+    let fields = |value: serde_json::Value| -> BTreeSet<String> {
+        value
+            .as_object()
+            .expect("serializes to an object")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let baked = fields(serde_json::to_value(Baked::default()).expect("Baked serializes"));
+    let native = fields(serde_json::to_value(Native::default()).expect("Native serializes"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bootstrap");
+    let mut read_baked = BTreeSet::new();
+    let mut read_native = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("read bootstrap/") {
+        let path = entry.expect("a bootstrap entry").path();
+        if path.extension().is_none_or(|ext| ext != "py") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).expect("read a bootstrap file");
+        for key in ["baked[\"", "_BAKED[\"", "baked.get(\"", "native[\""] {
+            let found = if key.starts_with("native") {
+                &mut read_native
+            } else {
+                &mut read_baked
+            };
+            for (at, _) in source.match_indices(key) {
+                let rest = &source[at + key.len()..];
+                let name = &rest[..rest.find('"').expect("a closing quote")];
+                found.insert(name.to_owned());
+            }
+        }
+    }
+    // Recorded for tools reading `__main__.py`, not for the bootstrap.
+    let unread_by_design = BTreeSet::from(["format".to_owned()]);
+    let unknown: Vec<_> = read_baked.difference(&baked).collect();
+    assert!(
+        unknown.is_empty(),
+        "bootstrap/*.py reads baked keys that Baked does not define: {unknown:?}"
+    );
+    let unread: Vec<_> = baked
+        .difference(&read_baked)
+        .filter(|field| !unread_by_design.contains(*field))
+        .collect();
+    assert!(
+        unread.is_empty(),
+        "Baked defines fields no bootstrap file reads: {unread:?}"
+    );
+    assert_eq!(
+        read_native, native,
+        "the bootstrap's native[...] keys and Native's fields differ"
+    );
+}

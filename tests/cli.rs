@@ -116,3 +116,22 @@ fn attached_short_values_build() {
         .success()
         .stdout_is("hello from greet\n");
 }
+
+/// The exit codes are documented where a user looks: `--help` and the man page.
+#[test]
+fn help_and_man_page_document_the_exit_codes() {
+    let t = Test::new();
+    for args in [&["--help"][..], &["man"]] {
+        let out = t.rshiv().args(args).run();
+        out.success();
+        let text = out.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        for code in [
+            "0 success",
+            "1 the build or install failed",
+            "2 usage error",
+            "130 interrupted",
+        ] {
+            assert!(text.contains(code), "`rshiv {}` lacks {code:?}", args[0]);
+        }
+    }
+}

@@ -247,8 +247,8 @@ fn entry_point_module_only_in_build_site_packages() {
     refused(&t, &out, &["pip"]);
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM in the middle of writing: no temp file beside the output and
-/// no staging directory left in TMPDIR.
+/// Ctrl-C (SIGINT) or SIGTERM in the middle of writing: exit 130, no temp file beside the
+/// output and no staging directory left in TMPDIR.
 #[test]
 fn interrupted_build_leaves_nothing_behind() {
     let t = Test::new();
@@ -299,6 +299,9 @@ fn interrupted_build_leaves_nothing_behind() {
         if finished || status.success() {
             eprintln!("skipped SIG{signal}: the build finished before it could be interrupted");
             continue;
+        }
+        if status.code() != Some(130) {
+            leftovers.push(format!("SIG{signal} exited with {status}, not 130"));
         }
         for (dir, place) in [(&out, "beside the output"), (&tmp, "in TMPDIR")] {
             let left = listing(dir);
@@ -361,4 +364,59 @@ fn unusable_cache_root() {
             out.failure().stderr_line_with(&[&root.to_string_lossy()]);
         }
     }
+}
+
+/// Exit codes: 2 for usage (a bad option value, conflicting options, a bad `[tool.rshiv]`,
+/// clap's own errors), 1 for a build that fails on good input; one `rshiv: error:` line each.
+#[test]
+fn usage_errors_exit_2_and_failures_exit_1() {
+    let (t, wheels) = setup();
+    t.write("sp/mod.py", "def main():\n    pass\n");
+    let usage: &[&[&str]] = &[
+        &["-e", "mod:main", "-c", "mod", "-o", "out/app.pyz"],
+        &["-e", "not an entry point", "-o", "out/app.pyz"],
+        &["--build-id", "a/b", "-e", "mod:main", "-o", "out/app.pyz"],
+        &[
+            "--compression",
+            "zstd-99",
+            "-e",
+            "mod:main",
+            "-o",
+            "out/app.pyz",
+        ],
+        &["-e", "mod:main"],
+        &["-j", "many", "-e", "mod:main", "-o", "out/app.pyz"],
+    ];
+    for args in usage {
+        let out = t.rshiv().args(["--site-packages", "sp"]).args(*args).run();
+        // clap's own errors start `error:`, rshiv's `rshiv: error:`.
+        out.code(2).stderr_line_with(&["error:"]);
+        assert_eq!(listing(&t.path("out")), Vec::<String>::new(), "{args:?}");
+    }
+    t.write(
+        "project/pyproject.toml",
+        "[tool.rshiv]\nentry-pont = \"mod:main\"\n",
+    );
+    t.rshiv()
+        .current_dir("project")
+        .args(["--site-packages", "../sp", "-o", "app.pyz"])
+        .run()
+        .code(2)
+        .stderr_line_with(&["entry-pont", "pyproject.toml"]);
+    t.build(
+        &["no-such-dist-xyz", "-e", "mod:main", "-o", "out/app.pyz"],
+        &wheels,
+    )
+    .code(1)
+    .stderr_line_with(&["rshiv: error:"]);
+    t.rshiv()
+        .args(["info"])
+        .arg(t.path("sp/mod.py"))
+        .run()
+        .code(1);
+    t.rshiv()
+        .args(["info", "--json", "--sbom", "-"])
+        .arg(t.path("sp/mod.py"))
+        .run()
+        .code(2);
 }

@@ -2,7 +2,7 @@
 //! current directory, uv and pip, `--build-python`, `-v`, and `--site-packages` trees.
 
 use crate::support::{build_greet, greet, listing, proj, Installer, Pyz, Test, Wheel};
-use crate::{python, require};
+use crate::{python, uv};
 
 /// Unknown arguments go to the installer: `-r FILE` here.
 #[test]
@@ -47,6 +47,22 @@ fn everything_after_double_dash_goes_to_the_installer() {
         payload.contains(&"greet-1.0.dist-info/METADATA".to_owned()),
         "the constraint was not applied: {payload:?}"
     );
+}
+
+/// A cluster of rshiv's short options is rshiv's, value and all: `-qo app.pyz` is quiet
+/// with an output file, not a file name for the installer.
+#[test]
+fn clustered_short_options_are_rshivs() {
+    let python = python!(11);
+    let t = Test::new();
+    let wheels = t.wheels(&[greet()]);
+    let quiet = t.build(&["greet", "-cgreet", "-qo", "app.pyz"], &wheels);
+    quiet.success();
+    assert_eq!(quiet.stderr, "", "-q printed something");
+    t.pyz(&python, "app.pyz").run().success();
+    t.build(&["greet", "-c", "greet", "-qoother.pyz"], &wheels)
+        .success();
+    assert!(t.path("other.pyz").is_file());
 }
 
 /// With no requirement and no `--site-packages`, rshiv builds the current directory's
@@ -135,7 +151,7 @@ fn rebuild_ships_the_edit(installer: Installer) {
 #[test]
 fn installer_and_interpreter_are_named() {
     let python = python!(11);
-    require!(crate::support::uv(), "uv not found");
+    let _ = uv!();
     let t = Test::new();
     let wheels = t.wheels(&[greet()]);
     let shown = python.to_string_lossy().into_owned();
@@ -169,7 +185,7 @@ fn auto_installer_prefers_uv_then_pip() {
         .arg("--build-python")
         .arg(&python)
         .args(["greet", "-c", "greet", "-o", "auto.pyz"]);
-    if crate::support::uv().is_some() {
+    if crate::support::has_uv() {
         build.run().success().stderr_line_with(&["uv"]);
     }
     build
@@ -247,7 +263,7 @@ fn installer_output_is_shown_with_v_and_on_failure() {
         all(&failed).contains("No matching distribution found for no-such-dist-xyz"),
         "{failed:?}"
     );
-    if crate::support::uv().is_some() {
+    if crate::support::has_uv() {
         let failed = t.build(
             &["no-such-dist-xyz", "-c", "greet", "-o", "app.pyz"],
             &wheels,

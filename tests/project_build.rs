@@ -72,7 +72,8 @@ fn is_hidden(path: &Path) -> bool {
 
 #[test]
 fn build_requirements_come_from_the_users_find_links_with_uv() {
-    build_requirements_come_from_the_users_find_links(Installer::preferred(), false);
+    let _ = uv!();
+    build_requirements_come_from_the_users_find_links(Installer::Uv, false);
 }
 
 #[test]
@@ -359,7 +360,7 @@ fn declared_dependencies_install_while_the_project_builds() {
 
 /// A backend whose wheel requires something other than `[project]` declares (against
 /// PEP 621): the early install fails on the declared name, and the build falls back to one
-/// install of the wheel, which holds what the wheel requires.
+/// install of the wheel, which holds what the wheel requires; `-v` says which step failed.
 #[test]
 fn dependencies_declared_wrongly_fall_back_to_one_install() {
     let _ = uv!();
@@ -372,7 +373,10 @@ fn dependencies_declared_wrongly_fall_back_to_one_install() {
     std::fs::write(dir.join("pyproject.toml"), wrong).expect("write");
     t.build(&["-v", "./proj", "-c", "proj", "-o", "app.pyz"], &wheels)
         .success()
-        .stderr_line_with(&["installing the dependencies first did not work out"]);
+        .stderr_line_with(&[
+            "installing the dependencies first did not work out",
+            "on the dependencies alone failed (exit code",
+        ]);
     let payload = Pyz::open(t.path("app.pyz")).payload_names();
     assert!(payload.contains(&"dep.py".to_owned()), "{payload:?}");
 }

@@ -7,8 +7,14 @@ mod support;
 // The command line itself: --help and --version.
 mod cli;
 
+// The crate's shape: no module cycles.
+mod modules;
+
 // Building: the pyz file, its bytes on disk, compression.
 mod build;
+
+// One fixed build whose build id and bytes are checked in: refactors change nothing.
+mod golden;
 
 // The installers and their arguments, the current directory's project, --site-packages.
 mod install;
@@ -51,6 +57,9 @@ mod ops;
 
 // The package index: the simple_api example built and served (RSHIV_TEST_OFFLINE=1 skips).
 mod network;
+
+// rshiv as a Python package: the wheel and sdist maturin builds, installed with pip and uv.
+mod wheel;
 
 // Native executables (--python-dist): the bundled interpreter, run with the host's hidden.
 mod native;

@@ -1,5 +1,9 @@
 //! `environment.json` (shiv's fields, so `shiv-info` reads it, plus rshiv's) and the
 //! constants baked into `__main__.py`.
+//!
+//! [`Environment`] is the one definition of `environment.json`, for writing it (the build)
+//! and reading it back (`rshiv info`): a field an older rshiv or shiv did not write reads
+//! as its default, and a field this version does not know is kept in `other`.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a distribution in the payload is, from its `*.dist-info/METADATA` (PEP 566/643).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Distribution {
     pub name: String,
     pub version: String,
@@ -20,6 +25,7 @@ pub struct Distribution {
 /// What the compiled extensions in the payload need from the interpreter running it,
 /// derived from the wheel tags (PEP 425). `None` in `Baked::native` means pure Python.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct Native {
     /// `[3, 11]` when an extension is built for exactly that CPython (a `cp311` ABI).
     pub python: Option<[u32; 2]>,
@@ -76,6 +82,7 @@ pub struct Baked {
 
 /// `environment.json`: shiv 1.0.8's fields with the same names and meanings, then rshiv's.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Environment {
     // shiv's fields.
     pub shiv_version: String,
@@ -108,6 +115,10 @@ pub struct Environment {
     pub prune_old_builds: bool,
     pub distributions: Vec<Distribution>,
     pub native: Option<Native>,
+    /// Fields read from a file that this version does not know (a newer rshiv's, another
+    /// tool's); never written by the build, kept for `rshiv info --json`.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, serde_json::Value>,
 }
 
 impl Environment {
@@ -178,5 +189,59 @@ mod tests {
         let back: Environment = serde_json::from_str(&text).unwrap();
         assert_eq!(back, env);
         assert_eq!(env.to_json().unwrap(), env.clone().to_json().unwrap());
+    }
+
+    /// Every field environment.json shares with the baked dict restates it: a field added
+    /// to both but not to `from_baked` fails here (`format` is spelled differently on purpose).
+    #[test]
+    fn environment_restates_every_baked_field() {
+        let baked = Baked {
+            format: 1,
+            name: "app".into(),
+            build_id: "id".into(),
+            entry_point: Some("app:main".into()),
+            script: Some("bin/app".into()),
+            console_scripts: [("app".to_string(), "app:main".to_string())].into(),
+            root: Some("$ROOT".into()),
+            pth: vec!["a.pth".into()],
+            compile_pyc: true,
+            extend_pythonpath: true,
+            no_modify: true,
+            preamble: Some("bin/pre.py".into()),
+            isolated: true,
+            prune_old_builds: true,
+            files: 3,
+            unpacked_bytes: 4,
+            native: Some(Native {
+                python: Some([3, 11]),
+                ..Native::default()
+            }),
+        };
+        let baked_json = serde_json::to_value(&baked).unwrap();
+        let env_json = serde_json::to_value(Environment::from_baked(&baked)).unwrap();
+        let defaults = serde_json::to_value(Baked::default()).unwrap();
+        for (key, value) in baked_json.as_object().unwrap() {
+            assert_ne!(value, &defaults[key], "set {key} in this test");
+            if let Some(restated) = env_json.get(key).filter(|_| key != "format") {
+                assert_eq!(restated, value, "environment.json's {key}");
+            }
+        }
+    }
+
+    /// shiv's file (and an older rshiv's) lacks rshiv's fields: they read as defaults; a
+    /// field nobody here knows is kept, and written back where it was read.
+    #[test]
+    fn missing_fields_default_and_unknown_ones_are_kept() {
+        let shiv = r#"{"shiv_version": "1.0.8", "build_id": "ab", "entry_point": null,
+            "script": "bin/tool", "hashes": {}, "always_write_cache": false,
+            "distributions": [{"name": "x"}], "interpreter": "/usr/bin/python3"}"#;
+        let env: Environment = serde_json::from_str(shiv).unwrap();
+        assert_eq!(env.script.as_deref(), Some("bin/tool"));
+        assert_eq!(env.rshiv_version, "");
+        assert_eq!(env.files, 0);
+        assert_eq!(env.distributions[0].version, "");
+        assert_eq!(env.other["interpreter"], "/usr/bin/python3");
+        let again: serde_json::Value = serde_json::from_slice(&env.to_json().unwrap()).unwrap();
+        assert_eq!(again["interpreter"], "/usr/bin/python3");
     }
 }

@@ -12,16 +12,24 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::human;
 use crate::cli::InfoArgs;
+use crate::diagnostics;
+use crate::error::{Error, Result};
 use crate::progress::human_bytes;
 use crate::sbom;
 pub use read::{read, Builder, Pyz};
 
 /// Run `rshiv info`: the human view or `--json` to `out`, and the BOM to `--sbom FILE`
 /// (`-` is `out`, in place of the view).
-pub fn run(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(args: &InfoArgs, out: &mut dyn Write) -> Result<()> {
     if args.json && args.sbom.as_deref() == Some(Path::new("-")) {
-        anyhow::bail!("--json and --sbom - both write to stdout; give --sbom a file name");
+        return Err(Error::usage(anyhow::anyhow!(
+            "--json and --sbom - both write to stdout; give --sbom a file name"
+        )));
     }
+    Ok(show(args, out)?)
+}
+
+fn show(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let pyz = read(&args.pyz)?;
     match args.sbom.as_deref() {
         Some(target) if target == Path::new("-") => {
@@ -32,10 +40,10 @@ pub fn run(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             let mut text = serde_json::to_vec_pretty(&sbom_of(&pyz)?)?;
             text.push(b'\n');
             fs_err::write(target, text)?;
-            eprintln!(
-                "rshiv: wrote a CycloneDX 1.5 bill of materials to {}",
+            diagnostics::note(&format!(
+                "wrote a CycloneDX 1.5 bill of materials to {}",
                 target.display()
-            );
+            ));
         }
         None => {}
     }
@@ -61,24 +69,37 @@ fn write_json(value: &Value, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A recorded text, when there is one: shiv's file lacks rshiv's, and either may be empty.
+fn given(text: &str) -> Option<&str> {
+    Some(text).filter(|text| !text.is_empty())
+}
+
+/// [`given`] for an optional field.
+fn given_opt(text: &Option<String>) -> Option<&str> {
+    text.as_deref().and_then(given)
+}
+
 /// The app's name: recorded by rshiv; for shiv, the file's stem.
 fn app_name(pyz: &Pyz) -> String {
-    pyz.field("name").map(str::to_string).unwrap_or_else(|| {
-        pyz.path
-            .file_stem()
-            .map_or_else(|| "app".to_string(), |s| s.to_string_lossy().into_owned())
-    })
+    given(&pyz.environment.name)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            pyz.path
+                .file_stem()
+                .map_or_else(|| "app".to_string(), |s| s.to_string_lossy().into_owned())
+        })
 }
 
 fn sbom_of(pyz: &Pyz) -> anyhow::Result<Value> {
     let sha256 = file_sha256(&pyz.path)?;
     let name = app_name(pyz);
+    let env = &pyz.environment;
     let subject = sbom::Subject {
         name: &name,
-        build_id: pyz.field("build_id").unwrap_or("unknown"),
-        built_at: pyz.field("built_at"),
+        build_id: given(&env.build_id).unwrap_or("unknown"),
+        built_at: given(&env.built_at),
         sha256: Some(&sha256),
-        entry_point: pyz.field("entry_point").or(pyz.field("script")),
+        entry_point: given_opt(&env.entry_point).or(given_opt(&env.script)),
     };
     Ok(sbom::bom(&subject, &pyz.distributions))
 }
@@ -95,58 +116,50 @@ fn file_sha256(path: &Path) -> anyhow::Result<String> {
         .collect())
 }
 
-/// `environment.json` as written, plus what rshiv works out: `distributions` (when shiv's
-/// file lacks them), `size`, `files`, `unpacked_bytes`, `format`, `needs`.
+/// `environment.json` with every field of its schema (what the writer left out at its
+/// default, what it added that this version does not know kept), completed with what rshiv
+/// works out: `distributions` and counts (when not recorded), `format` and `name` for
+/// shiv's, `native`, and `path`, `size`, `needs`.
 fn to_json(pyz: &Pyz) -> Value {
-    let mut object = pyz.environment.clone();
-    let mut set = |key: &str, value: Value| {
-        object.entry(key.to_string()).or_insert(value);
-    };
-    set("format", json!("shiv"));
-    set("name", json!(app_name(pyz)));
-    set("files", json!(pyz.files));
-    set("unpacked_bytes", json!(pyz.unpacked_bytes));
-    if let Some(shebang) = &pyz.shebang {
-        set("shebang", json!(shebang));
+    let mut env = pyz.environment.clone();
+    if env.format.is_empty() {
+        env.format = "shiv".into();
     }
-    object.insert("path".into(), json!(pyz.path));
-    object.insert("size".into(), json!(pyz.size));
+    env.name = app_name(pyz);
+    (env.files, env.unpacked_bytes) = (pyz.files, pyz.unpacked_bytes);
+    if env.shebang.is_empty() {
+        env.shebang = pyz.shebang.clone().unwrap_or_default();
+    }
     let native = crate::tags::native_needs(&pyz.distributions);
-    object.insert(
-        "needs".into(),
-        json!(crate::tags::describe(native.as_ref())),
-    );
-    set_native(&mut object, native);
-    object.insert("distributions".into(), json!(pyz.distributions));
-    Value::Object(object)
-}
-
-/// shiv records no `native`; rshiv's own record is kept as written.
-fn set_native(
-    object: &mut serde_json::Map<String, Value>,
-    native: Option<crate::archive::environment::Native>,
-) {
-    object.entry("native").or_insert_with(|| json!(native));
+    let needs = crate::tags::describe(native.as_ref());
+    // shiv records no `native`; rshiv's own record is kept as written.
+    env.native = env.native.or(native);
+    env.distributions = pyz.distributions.clone();
+    let mut value = json!(env);
+    value["path"] = json!(pyz.path);
+    value["size"] = json!(pyz.size);
+    value["needs"] = json!(needs);
+    value
 }
 
 fn human_view(pyz: &Pyz) -> String {
+    let env = &pyz.environment;
     let made_by = match pyz.builder {
         Builder::Rshiv => format!(
             "an rshiv zip app ({}, rshiv {})",
-            pyz.field("format").unwrap_or("?"),
-            pyz.field("rshiv_version").unwrap_or("?")
+            given(&env.format).unwrap_or("?"),
+            env.rshiv_version
         ),
         Builder::Shiv => format!(
             "a shiv zip app (shiv {})",
-            pyz.field("shiv_version").unwrap_or("?")
+            given(&env.shiv_version).unwrap_or("?")
         ),
     };
     let mut text = format!("{}: {made_by}\n", pyz.path.display());
     let mut row = |key: &str, value: String| text.push_str(&format!("  {key:<11}  {value}\n"));
-    match (pyz.field("entry_point"), pyz.field("script")) {
+    match (given_opt(&env.entry_point), given_opt(&env.script)) {
         (Some(entry_point), _) => {
-            let script = pyz
-                .field("console_script")
+            let script = given_opt(&env.console_script)
                 .map(|s| format!(" (console script {s})"))
                 .unwrap_or_default();
             row("entry point", format!("{entry_point}{script}"));
@@ -158,10 +171,9 @@ fn human_view(pyz: &Pyz) -> String {
         "shebang",
         pyz.shebang.clone().unwrap_or_else(|| "none".into()),
     );
-    row("build id", pyz.field("build_id").unwrap_or("?").to_string());
-    row("built at", pyz.field("built_at").unwrap_or("?").to_string());
-    let compression = pyz
-        .field("compression")
+    row("build id", given(&env.build_id).unwrap_or("?").to_string());
+    row("built at", given(&env.built_at).unwrap_or("?").to_string());
+    let compression = given(&env.compression)
         .map(|c| format!(", {c}"))
         .unwrap_or_default();
     row(
@@ -175,24 +187,24 @@ fn human_view(pyz: &Pyz) -> String {
     );
     let native = crate::tags::native_needs(&pyz.distributions);
     row("needs", crate::tags::describe(native.as_ref()));
-    if let Some(preamble) = pyz.field("preamble") {
+    if let Some(preamble) = given_opt(&env.preamble) {
         row("preamble", preamble.to_string());
     }
-    if let Some(root) = pyz.field("root") {
+    if let Some(root) = given_opt(&env.root) {
         row("cache root", root.to_string());
     }
     let options: Vec<&str> = [
-        "compile_pyc",
-        "extend_pythonpath",
-        "no_modify",
-        "isolated",
-        "prune_old_builds",
+        ("compile-pyc", env.compile_pyc),
+        ("extend-pythonpath", env.extend_pythonpath),
+        ("no-modify", env.no_modify),
+        ("isolated", env.isolated),
+        ("prune-old-builds", env.prune_old_builds),
     ]
     .into_iter()
-    .filter(|key| pyz.flag(key))
+    .filter_map(|(name, on)| on.then_some(name))
     .collect();
     if !options.is_empty() {
-        row("options", options.join(", ").replace('_', "-"));
+        row("options", options.join(", "));
     }
 
     let count = pyz.distributions.len();

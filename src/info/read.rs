@@ -11,11 +11,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde_json::{Map, Value};
 use zip::result::ZipError;
 use zip::ZipArchive;
 
-use crate::archive::environment::Distribution;
+use crate::archive::environment::{Distribution, Environment};
 use crate::archive::pack::PAYLOAD_NAME as PAYLOAD;
 
 /// No core metadata file is anywhere near this big; a larger one is read only this far.
@@ -37,27 +36,12 @@ pub struct Pyz {
     pub size: u64,
     /// The first line, when it is a `#!` line.
     pub shebang: Option<String>,
-    /// `environment.json` as written, unknown fields included.
-    pub environment: Map<String, Value>,
+    /// `environment.json`, typed: what its writer left out reads as the default.
+    pub environment: Environment,
     pub distributions: Vec<Distribution>,
     /// Files in the payload and their total size.
     pub files: u64,
     pub unpacked_bytes: u64,
-}
-
-impl Pyz {
-    /// A string field of `environment.json`, when present and not empty.
-    pub fn field(&self, key: &str) -> Option<&str> {
-        self.environment
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    }
-
-    /// A boolean field of `environment.json` (absent: false).
-    pub fn flag(&self, key: &str) -> bool {
-        self.environment.get(key).and_then(Value::as_bool) == Some(true)
-    }
 }
 
 /// Read `path`. A file that is not a zip, or a zip without `environment.json`, is one
@@ -82,7 +66,7 @@ pub fn read(path: &Path) -> anyhow::Result<Pyz> {
         anyhow::anyhow!("not a zip application: {} ({why})", path.display())
     })?;
     let environment = read_environment(&mut zip, path)?;
-    let builder = if environment.contains_key("rshiv_version") {
+    let builder = if !environment.rshiv_version.is_empty() {
         Builder::Rshiv
     } else {
         Builder::Shiv
@@ -97,25 +81,23 @@ pub fn read(path: &Path) -> anyhow::Result<Pyz> {
         files: 0,
         unpacked_bytes: 0,
     };
-    let recorded = pyz
-        .environment
-        .get("distributions")
-        .and_then(Value::as_array);
-    let counted =
-        ["files", "unpacked_bytes"].map(|k| pyz.environment.get(k).and_then(Value::as_u64));
-    match (builder, recorded, counted) {
-        (Builder::Rshiv, Some(recorded), [Some(files), Some(bytes)]) => {
-            pyz.distributions = recorded.iter().map(distribution_from_json).collect();
-            (pyz.files, pyz.unpacked_bytes) = (files, bytes);
+    // A payload is never empty, so no file count means an rshiv that recorded none (nor
+    // the distributions): read them from the payload then.
+    let recorded = builder == Builder::Rshiv && pyz.environment.files > 0;
+    match builder {
+        Builder::Rshiv if recorded => {
+            pyz.distributions = pyz.environment.distributions.clone();
+            (pyz.files, pyz.unpacked_bytes) =
+                (pyz.environment.files, pyz.environment.unpacked_bytes);
         }
-        (Builder::Rshiv, ..) => {
+        Builder::Rshiv => {
             let payload = payload_window(&mut zip, path)?;
             let mut inner = ZipArchive::new(BufReader::new(payload))
                 .with_context(|| format!("{PAYLOAD} in {} is not a zip", path.display()))?;
             scan(&mut inner, "", &mut pyz)
                 .with_context(|| format!("cannot read {PAYLOAD} in {}", path.display()))?;
         }
-        (Builder::Shiv, ..) => {
+        Builder::Shiv => {
             scan(&mut zip, "site-packages/", &mut pyz)
                 .with_context(|| format!("cannot read {}", path.display()))?;
         }
@@ -197,7 +179,7 @@ fn first_line(file: &mut BufReader<fs_err::File>) -> anyhow::Result<Option<Strin
 fn read_environment<R: Read + Seek>(
     zip: &mut ZipArchive<R>,
     path: &Path,
-) -> anyhow::Result<Map<String, Value>> {
+) -> anyhow::Result<Environment> {
     let mut text = String::new();
     match zip.by_name("environment.json") {
         Ok(member) => member
@@ -210,34 +192,8 @@ fn read_environment<R: Read + Seek>(
         ),
         Err(err) => return Err(err).context(format!("cannot read {}", path.display())),
     };
-    match serde_json::from_str(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => anyhow::bail!(
-            "environment.json in {} is not a JSON object",
-            path.display()
-        ),
-        Err(err) => Err(err).context(format!("invalid environment.json in {}", path.display())),
-    }
-}
-
-/// A recorded distribution, tolerant of missing fields (older or newer writers).
-fn distribution_from_json(value: &Value) -> Distribution {
-    let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_string);
-    Distribution {
-        name: text("name").unwrap_or_default(),
-        version: text("version").unwrap_or_default(),
-        license: text("license"),
-        summary: text("summary"),
-        tags: value
-            .get("tags")
-            .and_then(Value::as_array)
-            .map(|tags| {
-                tags.iter()
-                    .filter_map(|t| t.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default(),
-    }
+    serde_json::from_str(&text)
+        .with_context(|| format!("invalid environment.json in {}", path.display()))
 }
 
 /// Count the files under `prefix` and read each top-level `*.dist-info`'s METADATA and WHEEL.

@@ -105,7 +105,8 @@ fn rshiv_pyz(dir: &Path, with_distributions: bool) -> PathBuf {
 
 fn shiv_pyz(dir: &Path) -> PathBuf {
     let env = json!({"shiv_version": "1.0.8", "build_id": "cd".repeat(32),
-        "built_at": "2024-05-02 08:00:00", "entry_point": null, "script": "bin/tool"});
+        "built_at": "2024-05-02 08:00:00", "entry_point": null, "script": "bin/tool",
+        "from_a_newer_shiv": {"kept": true}});
     let bytes = zip_bytes(
         b"#!/usr/bin/python3.11\n",
         &[
@@ -231,6 +232,11 @@ fn shiv_files_are_read_too() {
     let value: Value = serde_json::from_str(&info(&pyz, true)).unwrap();
     assert_eq!(value["format"], "shiv");
     assert_eq!(value["name"], "tool");
+    assert_eq!(value["from_a_newer_shiv"]["kept"], true);
+    assert_eq!(
+        value["isolated"], false,
+        "rshiv's fields read as their defaults"
+    );
     assert_eq!(value["distributions"][0]["name"], "FastAPI");
 }
 

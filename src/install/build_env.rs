@@ -13,7 +13,6 @@
 //! (flock: shared while a build uses the environment, exclusive while it is made or
 //! replaced), `envs/.tmp-*` (one being made, renamed into place when complete).
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,7 +21,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::{Bytecode, Installer};
+use super::{Bytecode, Installer, InstallerArgs, Target};
 use crate::interrupt;
 use crate::progress::Progress;
 
@@ -62,8 +61,9 @@ pub struct Request<'a> {
     pub installer: &'a Installer,
     /// PEP 508 requirements, as the project's `[build-system] requires` lists them.
     pub requires: &'a [String],
-    /// The user's index options ([`super::index_options`]), for installing `requires`.
-    pub index_args: &'a [OsString],
+    /// The user's index options ([`InstallerArgs::index_options`]), for installing
+    /// `requires`.
+    pub index_args: &'a InstallerArgs,
     pub verbose: bool,
     pub progress: &'a dyn Progress,
 }
@@ -130,7 +130,7 @@ fn key(request: &Request) -> String {
         add(requirement.as_bytes());
     }
     add(b"--");
-    for arg in request.index_args {
+    for arg in request.index_args.words() {
         add(arg.as_encoded_bytes());
     }
     let digest = hasher.finalize();
@@ -149,13 +149,14 @@ fn replace(envs: &Path, dir: &Path, request: &Request) -> Result<()> {
     create_venv(&request.installer.python.executable, fresh.path())?;
     if !request.requires.is_empty() {
         let site_packages = purelib(fresh.path())?;
-        let mut args: Vec<OsString> = request.requires.iter().map(OsString::from).collect();
-        args.extend(request.index_args.iter().cloned());
+        let mut args = InstallerArgs::requirements(request.requires);
+        args.0.extend(request.index_args.0.iter().cloned());
         request
             .installer
             .install_with(
                 &site_packages,
                 &args,
+                &Target::default(),
                 Bytecode::Compile,
                 request.verbose,
                 request.progress,

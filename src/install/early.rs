@@ -13,109 +13,145 @@
 //! Only for an installer that can resolve from its cache alone (uv), only when rshiv
 //! builds every local project and each declares static requirements that name neither a
 //! local project nor a URL nor a pre-release, and never under the options of
-//! [`super::args::splits_unsafely`].
+//! [`InstallerArgs::splits_unsafely`].
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
-use std::io::Write;
 use std::path::Path;
+use std::str::FromStr;
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use pep508_rs::{ExtraName, PackageName, Requirement, VersionOrUrl};
 
-use super::args::{splits_unsafely, LocalProject};
-use super::project::Declared;
-use super::{run_captured, spawn_captured, Background, Bytecode, Installer};
-use crate::metadata::normalize_name;
+use super::args::{Arg, InstallerArgs, LocalProject};
+use super::process::{describe_status, run_captured, spawn_captured, Background};
+use super::pyproject::Declared;
+use super::{Bytecode, Installer, Job, Target};
+use crate::diagnostics;
 use crate::progress::{Progress, Step};
 
 /// The installer running on the dependencies alone.
 pub struct Early {
     running: Background,
+    /// What it runs, for the messages.
+    program: String,
     /// The installer's flag for resolving from its cache alone.
     offline: &'static str,
 }
 
 impl Early {
-    /// Start the installer on the dependencies of `projects` (each with what its
-    /// `pyproject.toml` declares), into `target`; `None` when the overlap does not apply.
+    /// Start the installer on `args` with the dependencies of `projects` (each with what
+    /// its `pyproject.toml` declares) in their place, for `target` into `dest`; `None` when
+    /// the overlap does not apply.
     pub fn start(
         installer: &Installer,
-        target: &Path,
-        args: &[OsString],
+        dest: &Path,
+        args: &InstallerArgs,
+        target: &Target,
         projects: &[(&LocalProject, Option<&Declared>)],
-    ) -> Option<Early> {
-        let offline = installer.frontend.offline_flag()?;
-        if splits_unsafely(args) {
-            return None;
+    ) -> Result<Option<Early>> {
+        let Some(offline) = installer.frontend.offline_flag() else {
+            return Ok(None);
+        };
+        if args.splits_unsafely() {
+            return Ok(None);
         }
-        let early_args = dependencies_alone(args, projects)?;
-        let command = installer
-            .frontend
-            .command(target, &early_args, Bytecode::Skip)
-            .ok()?;
-        let running = spawn_captured(command).ok()?;
-        Some(Early { running, offline })
+        let Some(early_args) = dependencies_alone(args, projects) else {
+            return Ok(None);
+        };
+        let command = installer.frontend.command(&Job {
+            dest,
+            args: &early_args,
+            target,
+            bytecode: Bytecode::Skip,
+        })?;
+        let program = command.get_program().to_string_lossy().into_owned();
+        let running =
+            spawn_captured(command).with_context(|| format!("could not run {program}"))?;
+        Ok(Some(Early {
+            running,
+            program,
+            offline,
+        }))
     }
 
-    /// Wait for the early install, then install `args` (the wheels in place of the
-    /// projects) offline. `false` when either step failed: `target` is emptied again and
-    /// the caller installs `args` as it would have without the overlap.
+    /// Wait for the early install, then install `args` for `target` (the wheels in place
+    /// of the projects) offline. `false` when either step failed: `dest` is emptied again
+    /// and the caller installs `args` as it would have without the overlap.
     pub fn finish(
         self,
         installer: &Installer,
-        target: &Path,
-        args: &[OsString],
+        dest: &Path,
+        args: &InstallerArgs,
+        target: &Target,
         verbose: bool,
         progress: &dyn Progress,
     ) -> Result<bool> {
         progress.start(Step::Installing, None);
-        let done = self.complete(installer, target, args, verbose);
+        let done = self.complete(installer, dest, args, target, verbose);
         progress.finish();
-        if !done {
-            if verbose {
-                eprintln!("rshiv: installing the dependencies first did not work out; installing everything at once");
-            }
-            fs_err::remove_dir_all(target)?;
-            fs_err::create_dir(target)?;
+        let Err(err) = done else {
+            return Ok(true);
+        };
+        if verbose {
+            diagnostics::note(&format!(
+                "installing the dependencies first did not work out ({err:#}); \
+                 installing everything at once"
+            ));
         }
-        Ok(done)
+        fs_err::remove_dir_all(dest)?;
+        fs_err::create_dir(dest)?;
+        Ok(false)
     }
 
-    /// Both steps, their output shown with `verbose`: whether both succeeded.
+    /// Both steps, their output shown with `verbose`.
     fn complete(
         self,
         installer: &Installer,
-        target: &Path,
-        args: &[OsString],
+        dest: &Path,
+        args: &InstallerArgs,
+        target: &Target,
         verbose: bool,
-    ) -> bool {
+    ) -> Result<()> {
         let show = |output: &str| {
             if verbose {
-                let _ = std::io::stderr().write_all(output.as_bytes());
+                diagnostics::relay(output);
             }
         };
-        let Ok((status, output)) = self.running.wait() else {
-            return false;
-        };
+        let program = self.program;
+        let (status, output) = self
+            .running
+            .wait()
+            .with_context(|| format!("could not wait for {program}"))?;
         show(&output);
         if !status.success() {
-            return false;
+            bail!(
+                "{program} on the dependencies alone failed ({})",
+                describe_status(status)
+            );
         }
-        let mut final_args = args.to_vec();
-        final_args.push(self.offline.into());
-        let Ok(command) = installer
-            .frontend
-            .command(target, &final_args, Bytecode::Skip)
-        else {
-            return false;
-        };
-        match run_captured(command) {
-            Ok((status, output)) => {
-                show(&output);
-                status.success()
-            }
-            Err(_) => false,
+        let mut offline = args.clone();
+        offline.0.push(Arg::Option {
+            flag: None,
+            words: vec![self.offline.into()],
+            value: None,
+        });
+        let command = installer.frontend.command(&Job {
+            dest,
+            args: &offline,
+            target,
+            bytecode: Bytecode::Skip,
+        })?;
+        let (status, output) =
+            run_captured(command).with_context(|| format!("could not run {program}"))?;
+        show(&output);
+        if !status.success() {
+            bail!(
+                "{program} {} failed ({})",
+                self.offline,
+                describe_status(status)
+            );
         }
+        Ok(())
     }
 }
 
@@ -124,22 +160,23 @@ impl Early {
 /// static, none are declared at all, or one would be resolved differently on its own: a
 /// name among the local projects (not on any index), a direct URL (`name @ file:...`,
 /// possibly relative to the project), or a pre-release specifier (uv lets pre-releases in
-/// for direct requirements that ask for one).
+/// for direct requirements that ask for one). A requirement that is not valid PEP 508 is
+/// left to the installer to report.
 pub fn dependencies_alone(
-    args: &[OsString],
+    args: &InstallerArgs,
     projects: &[(&LocalProject, Option<&Declared>)],
-) -> Option<Vec<OsString>> {
+) -> Option<InstallerArgs> {
     let mut local_names = BTreeSet::new();
     let mut replacements = Vec::new();
     for (project, declared) in projects {
         let declared = (*declared)?;
-        local_names.insert(normalize_name(&declared.name));
+        local_names.insert(PackageName::from_str(&declared.name).ok()?);
         let mut requirements = declared.dependencies.clone();
-        let extras = extras_of(&project.extras);
+        let extras = extras_of(&project.extras)?;
         if !extras.is_empty() {
             let optional = declared.optional.as_ref()?;
             for (extra, listed) in optional {
-                if extras.contains(&normalize_name(extra)) {
+                if extras.contains(&ExtraName::from_str(extra).ok()?) {
                     requirements.extend(listed.iter().cloned());
                 }
             }
@@ -149,67 +186,33 @@ pub fn dependencies_alone(
     let all = || replacements.iter().flat_map(|(_, r)| r);
     // Nothing declared at all: nothing to install early.
     all().next()?;
-    for requirement in all() {
-        let (name, specifier) = split_requirement(requirement);
-        if local_names.contains(&normalize_name(name))
-            || specifier.contains('@')
-            || names_prerelease(specifier)
-        {
+    for written in all() {
+        let requirement = Requirement::<pep508_rs::VerbatimUrl>::from_str(written).ok()?;
+        let alone_differs = match &requirement.version_or_url {
+            Some(VersionOrUrl::Url(_)) => true,
+            Some(VersionOrUrl::VersionSpecifier(specifiers)) => specifiers
+                .iter()
+                .any(|specifier| specifier.version().any_prerelease()),
+            None => false,
+        };
+        if alone_differs || local_names.contains(&requirement.name) {
             return None;
         }
     }
-    let mut out = Vec::with_capacity(args.len());
-    for (index, arg) in args.iter().enumerate() {
-        match replacements.iter().find(|(at, _)| *at == index) {
-            Some((_, requirements)) => out.extend(requirements.iter().map(OsString::from)),
-            None => out.push(arg.clone()),
-        }
+    let mut out = args.clone();
+    // From the last, so that the indexes of the earlier ones stay right.
+    replacements.sort_by_key(|(index, _)| std::cmp::Reverse(*index));
+    for (index, requirements) in replacements {
+        let operands = requirements.into_iter().map(|r| Arg::Operand(r.into()));
+        out.replace(index, operands);
     }
     Some(out)
 }
 
-/// `[a, B_c]` as normalized extra names (PEP 685).
-fn extras_of(written: &str) -> BTreeSet<String> {
-    written
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .split(',')
-        .map(|extra| normalize_name(extra.trim()))
-        .filter(|extra| !extra.is_empty())
-        .collect()
-}
-
-/// A PEP 508 requirement's name, and what follows its extras up to its marker.
-fn split_requirement(requirement: &str) -> (&str, &str) {
-    let text = requirement.trim_start();
-    let end = text
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        .unwrap_or(text.len());
-    let mut rest = text[end..].trim_start();
-    if rest.starts_with('[') {
-        rest = rest.split_once(']').map_or("", |(_, after)| after);
-    }
-    let specifier = rest.split(';').next().unwrap_or(rest);
-    (&text[..end], specifier)
-}
-
-/// Whether a specifier names a pre-release or development version (PEP 440: `1.0a1`,
-/// `2.0.rc1`, `3.0-beta.2`, `1.0.dev0`).
-fn names_prerelease(specifier: &str) -> bool {
-    const TAGS: &[&str] = &[
-        "a", "b", "c", "rc", "alpha", "beta", "pre", "preview", "dev",
-    ];
-    let lower = specifier.to_ascii_lowercase();
-    lower.bytes().enumerate().any(|(i, byte)| {
-        if !byte.is_ascii_digit() {
-            return false;
-        }
-        let after = lower[i + 1..].trim_start_matches(['.', '-', '_']);
-        TAGS.iter().any(|tag| {
-            after.starts_with(tag)
-                && !after[tag.len()..].starts_with(|c: char| c.is_ascii_alphabetic())
-        })
-    })
+/// `[a, B_c]` as normalized extra names (PEP 685); `None` when they are not valid.
+fn extras_of(written: &str) -> Option<BTreeSet<ExtraName>> {
+    let requirement = Requirement::<pep508_rs::VerbatimUrl>::from_str(&format!("p{written}"));
+    Some(requirement.ok()?.extras.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -244,8 +247,8 @@ mod tests {
         }
     }
 
-    fn args(words: &[&str]) -> Vec<OsString> {
-        words.iter().map(OsString::from).collect()
+    fn args(words: &[&str]) -> InstallerArgs {
+        InstallerArgs::parse(words.iter().map(std::ffi::OsString::from))
     }
 
     #[test]
@@ -256,18 +259,21 @@ mod tests {
             &[("Fast_IO", &["uvloop"]), ("other", &["nope"])],
         );
         let given = args(&["--find-links", "wheels", "./app[fast-io]", "-r", "req.txt"]);
-        let alone = dependencies_alone(&given, &[(&project(2, "[fast-io]"), Some(&app))]);
+        let alone = dependencies_alone(&given, &[(&project(1, "[fast-io]"), Some(&app))]);
         assert_eq!(
-            alone,
-            Some(args(&[
-                "--find-links",
-                "wheels",
-                "fastapi>=0.100",
-                "uvicorn; python_version >= '3.8'",
-                "uvloop",
-                "-r",
-                "req.txt"
-            ]))
+            alone.map(|alone| alone.words()),
+            Some(
+                args(&[
+                    "--find-links",
+                    "wheels",
+                    "fastapi>=0.100",
+                    "uvicorn; python_version >= '3.8'",
+                    "uvloop",
+                    "-r",
+                    "req.txt"
+                ])
+                .words()
+            )
         );
     }
 

@@ -1,12 +1,11 @@
 //! uv: `uv pip install --target DIR --python PY ARGS`, with pip's spellings translated.
 
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use super::{last_error_line, translate_for_uv, Bytecode, Frontend, Interpreter};
+use super::{last_error_line, Bytecode, Frontend, Interpreter, Job};
 
 pub struct Uv {
     program: PathBuf,
@@ -43,16 +42,17 @@ impl Frontend for Uv {
         }
     }
 
-    fn command(&self, target: &Path, args: &[OsString], bytecode: Bytecode) -> Result<Command> {
+    fn command(&self, job: &Job) -> Result<Command> {
         let mut command = Command::new(&self.program);
         command
             .args(["pip", "install", "--target"])
-            .arg(target)
+            .arg(job.dest)
             .arg("--python")
             .arg(&self.python)
-            .args(translate_for_uv(args)?)
+            .args(job.args.for_uv())
+            .args(job.target.uv_args(job.args)?)
             .env("UV_NO_PROGRESS", "1");
-        if bytecode == Bytecode::Compile {
+        if job.bytecode == Bytecode::Compile {
             command.arg("--compile-bytecode");
         }
         Ok(command)

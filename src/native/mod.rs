@@ -48,31 +48,20 @@ pub fn interpreter_key(version: &str, sha256: &str) -> (String, String) {
     )
 }
 
-/// The installer arguments that resolve the payload for the bundled interpreter rather than
-/// for the build's (`--python-version`, `--platform`, as tests/cross.rs builds do), added
-/// only where the two differ and the user chose no target of their own.
-pub fn target_args(
-    dist: &dist::Dist,
-    build_version: &str,
-    args: &[std::ffi::OsString],
-) -> Vec<std::ffi::OsString> {
-    let mut out = args.to_vec();
-    let given = |name: &str| {
-        args.iter()
-            .filter_map(|a| a.to_str())
-            .any(|a| a == name || a.starts_with(&format!("{name}=")))
-    };
+/// Resolve the payload for the bundled interpreter rather than for the build's: the
+/// archive's `--python-version` (and `--platform`, as tests/cross.rs builds do), set only
+/// where the two differ and the user chose no target of their own.
+pub fn retarget(target: &mut crate::install::Target, dist: &dist::Dist, build_version: &str) {
     let same_minor = build_version == dist.minor_version()
         || build_version.starts_with(&format!("{}.", dist.minor_version()));
     let same_platform = dist.platform == host_platform();
-    let fits = same_minor && same_platform;
-    if !(fits || given("--python-version") || given("--platform")) {
-        out.extend(["--python-version".into(), dist.minor_version().into()]);
-        if !same_platform {
-            out.extend(["--platform".into(), dist.platform_tag().into()]);
-        }
+    if same_minor && same_platform || !target.is_host() {
+        return;
     }
-    out
+    target.python_version = Some(dist.minor_version().to_string());
+    if !same_platform {
+        target.platforms = vec![dist.platform_tag()];
+    }
 }
 
 #[cfg(test)]
@@ -95,23 +84,29 @@ mod tests {
 
     #[test]
     fn targets_the_bundled_interpreter_where_the_build_differs() {
+        use crate::install::Target;
         let host = host_platform();
-        let args = |list: &[&str]| list.iter().map(Into::into).collect::<Vec<_>>();
-        let same = target_args(&dist("3.12.1", &host), "3.12.7", &args(&["a"]));
-        assert_eq!(same, args(&["a"]));
-        let newer = target_args(&dist("3.12.1", &host), "3.11.7", &args(&["a"]));
-        assert_eq!(newer, args(&["a", "--python-version", "3.12"]));
-        let arm = target_args(&dist("3.12.1", "aarch64-unknown-linux-gnu"), "3.12.1", &[]);
-        let expected = [
-            "--python-version",
-            "3.12",
-            "--platform",
-            "manylinux2014_aarch64",
-        ];
-        assert_eq!(arm, args(&expected));
-        let chosen = args(&["--platform=manylinux_2_28_x86_64"]);
+        let retargeted = |dist: dist::Dist, build: &str, mut target: Target| {
+            retarget(&mut target, &dist, build);
+            target
+        };
+        let same = retargeted(dist("3.12.1", &host), "3.12.7", Target::default());
+        assert_eq!(same, Target::default());
+        let newer = retargeted(dist("3.12.1", &host), "3.11.7", Target::default());
+        assert_eq!(newer.python_version.as_deref(), Some("3.12"));
+        assert!(newer.platforms.is_empty());
+        let arm = retargeted(
+            dist("3.12.1", "aarch64-unknown-linux-gnu"),
+            "3.12.1",
+            Target::default(),
+        );
+        assert_eq!(arm.platforms, ["manylinux2014_aarch64"]);
+        let chosen = Target {
+            platforms: vec!["manylinux_2_28_x86_64".into()],
+            ..Target::default()
+        };
         assert_eq!(
-            target_args(&dist("3.13.0", &host), "3.11.7", &chosen),
+            retargeted(dist("3.13.0", &host), "3.11.7", chosen.clone()),
             chosen
         );
     }

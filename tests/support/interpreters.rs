@@ -1,5 +1,6 @@
 //! The interpreters and installers a test may use: the CPythons 3.8 to 3.13 this machine
-//! has, uv, and the macros that skip a test (saying why) when one is missing.
+//! has, uv, and the macros that skip a test (saying why) when one is missing. On CI
+//! (`CI=true`) a missing one fails the test instead: CI is where they must all be.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -21,11 +22,28 @@ macro_rules! require {
     };
 }
 
+/// Like `require!`, for what CI must have: on CI (`CI=true`) a missing value fails the
+/// test, elsewhere it skips it.
+#[macro_export]
+macro_rules! require_on_ci {
+    ($option:expr, $($why:tt)+) => {
+        match $option {
+            Some(value) => value,
+            None => {
+                let why = format!($($why)+);
+                assert!(!$crate::support::interpreters::on_ci(), "{why} (CI=true: a failure, not a skip)");
+                eprintln!("skipped: {why}");
+                return;
+            }
+        }
+    };
+}
+
 /// The interpreter of CPython 3.`minor`, or skip the test when this machine lacks it.
 #[macro_export]
 macro_rules! python {
     ($minor:expr) => {
-        $crate::require!(
+        $crate::require_on_ci!(
             $crate::support::python($minor),
             "CPython 3.{} not found",
             $minor
@@ -37,7 +55,7 @@ macro_rules! python {
 #[macro_export]
 macro_rules! uv {
     () => {
-        $crate::require!(
+        $crate::require_on_ci!(
             $crate::support::uv(),
             "uv not found (put it on PATH or set RSHIV_TEST_UV)"
         )
@@ -86,9 +104,9 @@ pub enum Installer {
 }
 
 impl Installer {
-    /// uv when the machine has it (much faster), else pip.
+    /// uv when the machine has it (much faster), else pip; on CI, uv (see [`has_uv`]).
     pub fn preferred() -> Self {
-        if uv().is_some() {
+        if has_uv() {
             Installer::Uv
         } else {
             Installer::Pip
@@ -158,6 +176,24 @@ pub fn uv() -> Option<PathBuf> {
             .or_else(|| on_path("uv"))
     })
     .clone()
+}
+
+/// Whether uv is there for the parts of a test that need it; on CI a missing uv fails the
+/// test here rather than letting it pass on pip alone.
+#[track_caller]
+pub fn has_uv() -> bool {
+    let found = uv().is_some();
+    assert!(
+        found || !on_ci(),
+        "uv not found (put it on PATH or set RSHIV_TEST_UV); CI=true needs it"
+    );
+    found
+}
+
+/// Whether the tests run on CI (`CI=true`, as CI services set it), where nothing they
+/// need may be missing.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {

@@ -9,8 +9,10 @@
 //! ```
 //!
 //! Variables the suite reads: `RSHIV_TEST_UV` (a uv to use when none is on PATH; without
-//! uv, builds use pip and uv-only tests skip), `RSHIV_TEST_OFFLINE=1` (skip the tests that
-//! need the package index), `RSHIV_TEST_KEEP=1` (keep a failed test's directory).
+//! uv, builds use pip and uv-only tests skip), `CI=true` (a missing CPython 3.8-3.13 or uv
+//! fails the tests that need it instead of skipping them), `RSHIV_TEST_OFFLINE=1` (skip the
+//! tests that need the package index), `RSHIV_TEST_KEEP=1` (keep a failed test's directory),
+//! `RSHIV_TEST_MATURIN` (a maturin to use when none is on PATH, for `wheel.rs`).
 
 #![allow(dead_code)] // Each topic module uses its own subset of the harness.
 
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 
 pub use apps::{build_greet, greet, proj};
 pub use command::{Cmd, Output};
-pub use interpreters::{any_python, python, pythons, uv, Installer};
+pub use interpreters::{any_python, has_uv, python, pythons, uv, Installer};
 pub use project::Project;
 pub use pyz::Pyz;
 pub use wheel::Wheel;

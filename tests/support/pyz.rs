@@ -94,7 +94,7 @@ impl Pyz {
 }
 
 /// Every member of the zip in `bytes` (which may start with a shebang line).
-fn members(bytes: &[u8]) -> zip::result::ZipResult<Vec<Member>> {
+pub fn members(bytes: &[u8]) -> zip::result::ZipResult<Vec<Member>> {
     let mut archive = ZipArchive::new(Cursor::new(bytes))?;
     let mut out = Vec::with_capacity(archive.len());
     for i in 0..archive.len() {
