@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::archive::Compression;
+use super::archive::{hex, Compression};
 
 /// An inspected interpreter archive.
 #[derive(Debug, Clone)]
@@ -210,11 +210,6 @@ pub fn sha256_of(path: &Path) -> Result<String> {
     std::io::copy(&mut file, &mut hasher)
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(hex(&hasher.finalize()))
-}
-
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Refuse an interpreter that the launcher cannot run: the platforms must agree (the

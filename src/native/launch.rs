@@ -29,17 +29,7 @@ pub fn main() -> ExitCode {
     std::hint::black_box(VERSION_TAG);
     match run() {
         Ok(never) => match never {},
-        Err(err) => {
-            let mut line = String::from("rshiv: error: ");
-            for (i, cause) in err.chain().enumerate() {
-                if i > 0 {
-                    line.push_str(": ");
-                }
-                line.push_str(&cause.to_string());
-            }
-            eprintln!("{}", line.trim_end());
-            ExitCode::from(1)
-        }
+        Err(err) => crate::diagnostics::error(&crate::error::Error::Failed(err)),
     }
 }
 
@@ -113,11 +103,11 @@ fn install(
         Err(Error::Other(err)) => return Err(err),
         Err(Error::Unwritable(_, err)) => err.to_string(),
     };
-    eprintln!(
-        "rshiv: warning: cannot write to {} ({reason}); using {} instead",
+    crate::diagnostics::warning(&format!(
+        "cannot write to {} ({reason}); using {} instead",
         root.display(),
         fallback.display()
-    );
+    ));
     private_dir(&fallback, &root, &reason)?;
     if let Some(found) = protocol::open_published(&fallback, &key) {
         return Ok(found);
