@@ -14,6 +14,7 @@ use crate::archive::{self, PackOptions, PayloadSummary};
 use crate::diagnostics;
 use crate::install::{self, Installer, Interpreter};
 use crate::interrupt;
+use crate::native;
 use crate::progress::Progress;
 use crate::settings::{Entry, Settings};
 use crate::stage::{self, ConsoleTarget, Tree};
@@ -31,6 +32,11 @@ pub struct Outcome {
 /// Build the pyz that `settings` describe.
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
+    let bundle = settings
+        .python_dist
+        .as_deref()
+        .map(native::write::Bundle::prepare)
+        .transpose()?;
     if let Some(dir) = &settings.install.implicit_project {
         diagnostics::note(&format!(
             "no requirements given: building the project in {}",
@@ -43,7 +49,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         .context("could not create a staging directory")?;
     let _staging_pending = interrupt::Pending::new(staging.path());
     let mut interpreter = None;
-    let request = &settings.install;
+    let mut request = settings.install.clone();
     // What a lock pins goes into a directory of its own: pip's `--target` would not merge
     // a second install's `bin/` into the first's.
     let locked_dir = tempfile::Builder::new()
@@ -54,6 +60,15 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let mut provenance = None;
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
+        if let Some(bundle) = &bundle {
+            let dist = &bundle.dist;
+            diagnostics::note(&format!(
+                "bundling CPython {} for {}",
+                dist.version, dist.platform
+            ));
+            native::retarget(&mut request.target, dist, &installer.python.version);
+        }
+        let request = &request;
         if let Some(lock) = &request.lock {
             diagnostics::note(&format!("using {}", lock.path.display()));
             let locked = install::lock::install(
@@ -158,8 +173,11 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         };
         archive::bootstrap::tail_members(&baked, &environment)
     };
-    let summary = write_atomically(&settings.output, |file| {
-        archive::write_pyz(file, &payload, &options, progress, &mut tail)
+    let summary = write_atomically(&settings.output, |file| match &bundle {
+        Some(bundle) => bundle.write(file, settings.root.as_deref(), |file| {
+            archive::write_pyz(file, &payload, &options, progress, &mut tail)
+        }),
+        None => archive::write_pyz(file, &payload, &options, progress, &mut tail),
     })?;
     let size = fs_err::metadata(&settings.output)?.len();
     Ok(Outcome {

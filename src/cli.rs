@@ -196,6 +196,13 @@ pub struct BuildArgs {
     #[arg(long, value_name = "PATH")]
     pub build_python: Option<PathBuf>,
 
+    /// Write a native executable that needs no Python on the host: the launcher, this
+    /// interpreter archive (a python-build-standalone `install_only` .tar.gz/.tar.zst, or any
+    /// relocatable `python/bin/python3` tree) and the zip app, whose payload is resolved for
+    /// the archive's Python version and platform.
+    #[arg(long, value_name = "FILE")]
+    pub python_dist: Option<PathBuf>,
+
     /// Let the installer build local projects in a fresh isolated environment each time,
     /// instead of in rshiv's reused, byte-compiled build environment.
     #[arg(long)]

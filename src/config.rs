@@ -98,6 +98,7 @@ fn resolve_paths(args: &mut BuildArgs, dir: &Path) {
     let resolve = |path: &mut PathBuf| *path = dir.join(&*path);
     args.output_file.as_mut().map(resolve);
     args.preamble.as_mut().map(resolve);
+    args.python_dist.as_mut().map(resolve);
     args.site_packages.iter_mut().for_each(resolve);
     if let Some(python) = &mut args.build_python {
         if python.components().count() > 1 {
@@ -188,6 +189,7 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
         root,
         installer,
         build_python,
+        python_dist,
         no_reuse_build_env,
         lock,
         no_lock,
@@ -213,6 +215,7 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
     fill(&mut args.python, python);
     fill(&mut args.installer, installer);
     fill(&mut args.build_python, build_python);
+    fill(&mut args.python_dist, python_dist);
     fill(&mut args.preamble, preamble);
     fill(&mut args.root, root);
     if !args.no_lock {
@@ -422,10 +425,14 @@ mod tests {
     fn relative_paths_resolve_against_the_project() {
         let dir = tempfile::tempdir().unwrap();
         let text = "[tool.rshiv]\npreamble = \"boot.py\"\nsite-packages = [\"vendor\"]\n\
-                    build-python = \".venv/bin/python\"\n";
+                    build-python = \".venv/bin/python\"\npython-dist = \"dist/cpython.tar.gz\"\n";
         std::fs::write(dir.path().join("pyproject.toml"), text).unwrap();
         let config = load(dir.path()).unwrap().unwrap();
         assert_eq!(config.preamble, Some(dir.path().join("boot.py")));
+        assert_eq!(
+            config.python_dist,
+            Some(dir.path().join("dist/cpython.tar.gz"))
+        );
         assert_eq!(config.site_packages, [dir.path().join("vendor")]);
         assert_eq!(
             config.build_python,

@@ -15,6 +15,7 @@ pub mod info;
 pub mod install;
 pub mod interrupt;
 pub mod metadata;
+pub mod native;
 pub mod progress;
 pub mod sbom;
 pub mod settings;

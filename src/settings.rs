@@ -41,6 +41,8 @@ pub struct Settings {
     pub no_modify: bool,
     pub preamble: Option<PathBuf>,
     pub root: Option<String>,
+    /// `--python-dist`: the interpreter archive of a native executable (`native`).
+    pub python_dist: Option<PathBuf>,
     pub build_id: Option<String>,
     /// What to install, and how.
     pub install: InstallRequest,
@@ -107,6 +109,7 @@ impl Settings {
             no_modify: args.no_modify,
             preamble: args.preamble,
             root: args.root,
+            python_dist: args.python_dist,
             build_id: args.build_id,
             install,
             isolated: args.isolated,

@@ -72,3 +72,6 @@ mod wheel;
 
 // Safe on a shared machine: issue 12's attacks by a second local user, each refused.
 mod shared_machine;
+
+// Native executables (--python-dist): the bundled interpreter, run with the host's hidden.
+mod native;

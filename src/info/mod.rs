@@ -47,10 +47,18 @@ fn show(args: &InfoArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         None => {}
     }
+    let bundled = crate::native::show::read(&args.pyz)?;
     if args.json {
-        write_json(&to_json(&pyz), out)
+        let mut value = to_json(&pyz);
+        if let (Some(trailer), Some(object)) = (&bundled, value.as_object_mut()) {
+            object.insert("bundled_python".into(), crate::native::show::json(trailer));
+        }
+        write_json(&value, out)
     } else {
         out.write_all(human_view(&pyz).as_bytes())?;
+        if let Some(trailer) = &bundled {
+            out.write_all(crate::native::show::human(trailer).as_bytes())?;
+        }
         Ok(())
     }
 }

@@ -50,7 +50,15 @@ pub fn read(path: &Path) -> anyhow::Result<Pyz> {
     let mut file = BufReader::new(fs_err::File::open(path)?);
     let size = file.get_ref().metadata()?.len();
     let shebang = first_line(&mut file)?;
-    let mut zip = ZipArchive::new(file).map_err(|err| {
+    // The zip crate guesses where a zip with data in front starts by the first central
+    // header it meets: in a native executable that may be the launcher's or the payload's.
+    let config = zip::read::Config {
+        archive_offset: match crate::native::show::read(path)? {
+            Some(trailer) => zip::read::ArchiveOffset::Known(trailer.zip_offset()),
+            None => zip::read::ArchiveOffset::Detect,
+        },
+    };
+    let mut zip = ZipArchive::with_config(config, file).map_err(|err| {
         let why = match err {
             ZipError::InvalidArchive(_) => "no zip central directory found".to_string(),
             other => other.to_string(),
