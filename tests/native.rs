@@ -447,8 +447,9 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The launcher's cache root (Rust) and the bootstrap's (`cache_root` in
-/// bootstrap/__main__.py) must agree, or interpreter and payload part ways.
+/// The launcher's cache root (`cache::layout::cache_root`, which `rshiv cache` uses too) and
+/// the bootstrap's (`cache_root` in bootstrap/__main__.py) must agree, or interpreter and
+/// payload part ways.
 #[test]
 fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
     let python = python!(11);
@@ -486,7 +487,7 @@ fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| std::ffi::OsString::from(v))
         };
-        let rust = rshiv::native::root::resolve(*baked, &var).unwrap();
+        let rust = rshiv::cache::layout::cache_root(&var, *baked).unwrap();
         let environ: serde_json::Map<String, serde_json::Value> = env
             .iter()
             .map(|(k, v)| (k.to_string(), (*v).into()))
