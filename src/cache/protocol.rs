@@ -60,7 +60,17 @@ pub enum Waited {
     /// Another process published the tree meanwhile.
     Published(Published),
     /// The extraction lock is ours until dropped: make the tree.
-    Locked(File),
+    Locked(Lock),
+}
+
+/// The open extraction lock; closing it (dropping this) releases it.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    /// Whether it is held exclusively: false where the file system has no flock (some NFS),
+    /// where a tree may be made unlocked (the rename keeps it whole) but the temp dirs of
+    /// others cannot be told from stale ones, so [`remove_leftovers`] must not run.
+    pub held: bool,
 }
 
 /// `<root>/<stem>` if it is published and can be trusted, with its marker held shared.
@@ -108,7 +118,18 @@ pub fn wait(root: &Path, stem: &str, timeout: Duration) -> anyhow::Result<Waited
     let deadline = Instant::now() + timeout;
     loop {
         match lock.try_lock() {
-            Ok(()) | Err(TryLockError::Error(_)) => return Ok(Waited::Locked(lock)),
+            Ok(()) => {
+                return Ok(Waited::Locked(Lock {
+                    _file: lock,
+                    held: true,
+                }))
+            }
+            Err(TryLockError::Error(_)) => {
+                return Ok(Waited::Locked(Lock {
+                    _file: lock,
+                    held: false,
+                }))
+            }
             Err(TryLockError::WouldBlock) => {}
         }
         if let Some(published) = open_published(root, stem)? {
@@ -167,7 +188,8 @@ pub fn publish(root: &Path, stem: &str, work: &Path, marker: &str) -> anyhow::Re
 }
 
 /// Remove the temp dirs of `<stem>` left by runs that died (the caller holds the extraction
-/// lock, so none is in use); only real directories of this user go.
+/// lock exclusively, [`Lock::held`], so none is in use); only real directories of this user
+/// go.
 pub fn remove_leftovers(root: &Path, stem: &str) {
     let Ok(read) = std::fs::read_dir(root) else {
         return;
@@ -194,6 +216,7 @@ mod tests {
         let Waited::Locked(lock) = wait(root, "py_1", Duration::from_secs(1)).unwrap() else {
             panic!("nothing was published yet");
         };
+        assert!(lock.held, "tmpfs and ext4 have flock");
         let work = work_dir(root, "py_1").unwrap();
         std::fs::write(work.join("python"), "").unwrap();
         let marker = Marker {

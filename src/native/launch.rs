@@ -196,7 +196,9 @@ fn create(
     if let Some(found) = protocol::open_published(root, stem).map_err(anyhow::Error::new)? {
         return Ok(found);
     }
-    protocol::remove_leftovers(root, stem);
+    if lock.held {
+        protocol::remove_leftovers(root, stem);
+    }
     let work =
         protocol::work_dir(root, stem).map_err(|err| Failed::from(anyhow::Error::new(err)))?;
     let made = fill(&work).and_then(|()| protocol::publish(root, stem, &work, marker));
