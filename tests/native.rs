@@ -361,6 +361,28 @@ fn an_unwritable_root_falls_back_then_is_one_line() {
         .stderr_line_with(&["error: cannot write to", "nor"]);
 }
 
+/// A root others may write (issue 12) is not used for the interpreter either: the launcher
+/// says so once and unpacks into the private fallback, as the bootstrap does for its payload.
+#[test]
+fn a_root_others_may_write_falls_back() {
+    use std::os::unix::fs::PermissionsExt;
+    let kit = kit!();
+    let t = Test::new();
+    build(&t, kit, &kit.gz, "app");
+    std::fs::create_dir(t.path("open")).unwrap();
+    std::fs::set_permissions(t.path("open"), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut cmd = t.command(t.path("app"));
+    cmd.env("RSHIV_ROOT", t.path("open/root"))
+        .run()
+        .success()
+        .stderr_contains("not using the cache root")
+        .stdout_contains(&format!("{}/rshiv-", t.path("tmp").display()));
+    assert!(
+        !t.path("open/root").exists(),
+        "nothing made in the open root"
+    );
+}
+
 /// Under umask 000 the interpreter's tree is still 0755, and so trusted and used.
 #[test]
 fn umask_000_makes_no_writable_tree() {
@@ -447,8 +469,9 @@ fn make_executable(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The launcher's cache root (Rust) and the bootstrap's (`cache_root` in
-/// bootstrap/__main__.py) must agree, or interpreter and payload part ways.
+/// The launcher's cache root (`cache::layout::cache_root`, which `rshiv cache` uses too) and
+/// the bootstrap's (`cache_root` in bootstrap/__main__.py) must agree, or interpreter and
+/// payload part ways.
 #[test]
 fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
     let python = python!(11);
@@ -486,7 +509,7 @@ fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| std::ffi::OsString::from(v))
         };
-        let rust = rshiv::native::root::resolve(*baked, &var).unwrap();
+        let rust = rshiv::cache::layout::cache_root(&var, *baked).unwrap();
         let environ: serde_json::Map<String, serde_json::Value> = env
             .iter()
             .map(|(k, v)| (k.to_string(), (*v).into()))

@@ -118,6 +118,16 @@ impl Marker {
         )
     }
 
+    /// [`Marker::render`] followed by `key=value` lines of the caller's own (a launcher's
+    /// interpreter records what it is); readers skip keys they do not know.
+    pub fn render_with(&self, extra: &[(&str, &str)]) -> String {
+        let mut text = self.render();
+        for (key, value) in extra {
+            text.push_str(&format!("{key}={value}\n"));
+        }
+        text
+    }
+
     /// Read a marker's text; the counts are optional (0 when absent), name and build id not.
     pub fn parse(text: &str) -> Option<Marker> {
         let mut lines = text.lines();

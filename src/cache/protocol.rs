@@ -6,8 +6,8 @@
 //!    for as long as the tree is used (a remover takes it exclusively first).
 //! 2. Else [`wait`]: take the extraction lock, polling until a deadline, and stop at once
 //!    if a published tree appears meanwhile.
-//! 3. Under the lock, fill a [`work_dir`] (0755), then [`publish`] it: marker last, one
-//!    atomic rename.
+//! 3. Under the lock, [`remove_leftovers`] of runs that died, fill a [`work_dir`] (0755),
+//!    then [`publish`] it: marker last, one atomic rename.
 //!
 //! Whatever is not trusted ([`Refused`]) is never used nor deleted: the caller goes to the
 //! user's private fallback root ([`super::layout::fallback_root`]) and says why.
@@ -18,7 +18,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::layout::{self, Marker, MARKER};
+use super::layout::{self, MARKER};
 use super::trust;
 
 /// How often [`wait`] looks again (the bootstrap's LOCK_POLL).
@@ -28,7 +28,25 @@ const POLL: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub struct Published {
     pub dir: PathBuf,
-    _marker: File,
+    marker: File,
+}
+
+impl Published {
+    /// The open marker, whose shared lock marks the tree as in use.
+    pub fn marker(&self) -> &File {
+        &self.marker
+    }
+
+    /// Keep the marker's descriptor (and so its shared lock) open across `exec`, for a
+    /// launcher whose process becomes the tree's user: clears FD_CLOEXEC.
+    pub fn keep_across_exec(&self) -> io::Result<()> {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: fcntl(2) on a descriptor we own; clearing FD_CLOEXEC has no other effect.
+        if unsafe { libc::fcntl(self.marker.as_raw_fd(), libc::F_SETFD, 0) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
 }
 
 /// Something in the root that another user controls, and why it is not used.
@@ -42,7 +60,17 @@ pub enum Waited {
     /// Another process published the tree meanwhile.
     Published(Published),
     /// The extraction lock is ours until dropped: make the tree.
-    Locked(File),
+    Locked(Lock),
+}
+
+/// The open extraction lock; closing it (dropping this) releases it.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+    /// Whether it is held exclusively: false where the file system has no flock (some NFS),
+    /// where a tree may be made unlocked (the rename keeps it whole) but the temp dirs of
+    /// others cannot be told from stale ones, so [`remove_leftovers`] must not run.
+    pub held: bool,
 }
 
 /// `<root>/<stem>` if it is published and can be trusted, with its marker held shared.
@@ -67,7 +95,7 @@ pub fn open_published(root: &Path, stem: &str) -> Result<Option<Published>, Refu
     let (named, held) = (std::fs::metadata(&marker), file.metadata());
     match (named, held) {
         (Ok(named), Ok(held)) if (named.dev(), named.ino()) == (held.dev(), held.ino()) => {
-            Ok(Some(Published { dir, _marker: file }))
+            Ok(Some(Published { dir, marker: file }))
         }
         _ => Ok(None),
     }
@@ -90,7 +118,18 @@ pub fn wait(root: &Path, stem: &str, timeout: Duration) -> anyhow::Result<Waited
     let deadline = Instant::now() + timeout;
     loop {
         match lock.try_lock() {
-            Ok(()) | Err(TryLockError::Error(_)) => return Ok(Waited::Locked(lock)),
+            Ok(()) => {
+                return Ok(Waited::Locked(Lock {
+                    _file: lock,
+                    held: true,
+                }))
+            }
+            Err(TryLockError::Error(_)) => {
+                return Ok(Waited::Locked(Lock {
+                    _file: lock,
+                    held: false,
+                }))
+            }
             Err(TryLockError::WouldBlock) => {}
         }
         if let Some(published) = open_published(root, stem)? {
@@ -115,16 +154,17 @@ pub fn work_dir(root: &Path, stem: &str) -> io::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Write `marker` into the complete `work` dir and rename it to `<root>/<stem>` (the
-/// caller holds the extraction lock). A tree already there is kept when it is complete and
-/// trusted (`work` is then removed), refused when it is not trusted.
-pub fn publish(root: &Path, stem: &str, work: &Path, marker: &Marker) -> anyhow::Result<()> {
+/// Write `marker` (a [`layout::Marker::render`]ed text) into the complete `work` dir and rename it
+/// to `<root>/<stem>` (the caller holds the extraction lock). A tree already there is kept
+/// when it is complete and trusted (`work` is then removed), goes to the trash first when it
+/// is trusted but unfinished (no marker), and is refused when it is not trusted.
+pub fn publish(root: &Path, stem: &str, work: &Path, marker: &str) -> anyhow::Result<()> {
     let final_dir = root.join(stem);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(work.join(MARKER))?;
-    file.write_all(marker.render().as_bytes())?;
+    file.write_all(marker.as_bytes())?;
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     drop(file);
     if std::fs::symlink_metadata(&final_dir).is_ok() {
@@ -134,16 +174,39 @@ pub fn publish(root: &Path, stem: &str, work: &Path, marker: &Marker) -> anyhow:
                 final_dir.display()
             )));
         }
-        let _ = std::fs::remove_dir_all(work);
-        return Ok(());
+        if std::fs::symlink_metadata(final_dir.join(MARKER)).is_ok() {
+            let _ = std::fs::remove_dir_all(work);
+            return Ok(());
+        }
+        let random = format!("{:08x}", trust::random());
+        let trash = root.join(layout::trash_name(stem, std::process::id(), &random));
+        fs_err::rename(&final_dir, &trash)?;
+        let _ = std::fs::remove_dir_all(&trash);
     }
     fs_err::rename(work, &final_dir)?;
     Ok(())
 }
 
+/// Remove the temp dirs of `<stem>` left by runs that died (the caller holds the extraction
+/// lock exclusively, [`Lock::held`], so none is in use); only real directories of this user
+/// go.
+pub fn remove_leftovers(root: &Path, stem: &str) {
+    let Ok(read) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in read.flatten() {
+        let name = entry.file_name();
+        let is_ours = name.to_str().and_then(layout::parse_tmp) == Some(stem);
+        if is_ours && trust::ours(&entry.path()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::layout::Marker;
 
     #[test]
     fn publish_then_use() {
@@ -153,6 +216,7 @@ mod tests {
         let Waited::Locked(lock) = wait(root, "py_1", Duration::from_secs(1)).unwrap() else {
             panic!("nothing was published yet");
         };
+        assert!(lock.held, "tmpfs and ext4 have flock");
         let work = work_dir(root, "py_1").unwrap();
         std::fs::write(work.join("python"), "").unwrap();
         let marker = Marker {
@@ -161,7 +225,7 @@ mod tests {
             files: 1,
             unpacked_bytes: 0,
         };
-        publish(root, "py_1", &work, &marker).unwrap();
+        publish(root, "py_1", &work, &marker.render()).unwrap();
         drop(lock);
         let published = open_published(root, "py_1").unwrap().expect("published");
         assert!(published.dir.join("python").is_file());

@@ -3,9 +3,9 @@
 //!
 //! The warm path is a few small reads and one flock; every error is one line on stderr.
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -15,9 +15,11 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 
 use super::archive::{self, Compression};
-use super::protocol::{self, Error, Published};
 use super::trailer::Trailer;
-use super::{host_platform, interpreter_key, root};
+use super::{host_platform, interpreter_key};
+use crate::cache::layout::{self, Vars};
+use crate::cache::protocol::{self, Published, Refused, Waited};
+use crate::cache::trust;
 
 /// The launcher's version, findable in its bytes by the build (`write::find_version`).
 #[used]
@@ -53,19 +55,19 @@ fn run() -> Result<std::convert::Infallible> {
             host_platform()
         );
     }
-    let var = |name: &str| std::env::var_os(name);
-    let installed = install(&exe, &file, &trailer, &var)?;
-    let fd = installed.marker.as_raw_fd();
+    let installed = install(&exe, &file, &trailer, &layout::process_env)?;
+    let marker = installed.marker();
     // The last use, for `rshiv cache prune`, at most once a minute (as the bootstrap does).
-    let age = installed.marker.metadata()?.modified()?.elapsed();
+    let age = marker.metadata()?.modified()?.elapsed();
     if age.is_ok_and(|age| age > Duration::from_secs(60)) {
         // SAFETY: futimens on a descriptor we own; null means "now". A failure (a
         // read-only cache) only leaves the old time.
-        unsafe { libc::futimens(fd, std::ptr::null()) };
+        unsafe { libc::futimens(marker.as_raw_fd(), std::ptr::null()) };
     }
-    // The marker's LOCK_SH must outlive the exec: keep its descriptor open across it.
-    // SAFETY: fcntl on a descriptor we own; clearing FD_CLOEXEC has no other effect.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    // The marker's LOCK_SH must outlive the exec, so `rshiv cache clean` spares the tree.
+    installed
+        .keep_across_exec()
+        .context("cannot keep the interpreter's marker open")?;
     let python = installed.dir.join(&trailer.python_executable);
     let err = std::process::Command::new(&python)
         .arg("-I")
@@ -75,52 +77,145 @@ fn run() -> Result<std::convert::Infallible> {
     Err(err).with_context(|| format!("cannot run {}", python.display()))
 }
 
-/// The unpacked interpreter: from the cache root, else from the private fallback root while
-/// the cache root cannot be written (the bootstrap's rule for its payload).
-fn install(
-    exe: &Path,
-    file: &File,
-    trailer: &Trailer,
-    var: &dyn Fn(&str) -> Option<OsString>,
-) -> Result<Published> {
-    let (name, id) = interpreter_key(&trailer.python_version, &trailer.archive_sha256);
-    let key = format!("{name}_{id}");
-    let root = root::resolve(trailer.root.as_deref(), var)?;
-    if let Some(found) = protocol::open_published(&root, &key) {
-        return Ok(found);
-    }
-    let fallback = root::fallback(var);
-    if !writable(&root) {
-        if let Some(found) = protocol::open_published(&fallback, &key) {
-            return Ok(found);
+/// Why the interpreter could not be unpacked into a root.
+enum Failed {
+    /// Not ours to write: the private fallback root is used instead, saying why.
+    Unwritable(String),
+    /// Something there is another user's (issue 12's rules): the same, in other words.
+    Distrusted(String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failed {
+    fn from(err: anyhow::Error) -> Failed {
+        if let Some(refused) = err.downcast_ref::<Refused>() {
+            return Failed::Distrusted(refused.to_string());
+        }
+        match err.downcast_ref::<std::io::Error>().and_then(unwritable) {
+            Some(why) => Failed::Unwritable(why),
+            None => Failed::Other(err),
         }
     }
-    let marker = marker_text(&name, &id, trailer);
+}
+
+/// The reason when an io error about the root means "not ours to write" (the bootstrap's
+/// `unwritable`).
+fn unwritable(err: &std::io::Error) -> Option<String> {
+    use std::io::ErrorKind::*;
+    let ours = matches!(
+        err.kind(),
+        PermissionDenied | ReadOnlyFilesystem | NotADirectory | AlreadyExists
+    ) || err.raw_os_error() == Some(libc::EPERM);
+    ours.then(|| err.to_string())
+}
+
+/// The unpacked interpreter: from the cache root, else from the private fallback root while
+/// the cache root cannot be written or trusted (the bootstrap's rule for its payload).
+fn install(exe: &Path, file: &File, trailer: &Trailer, var: Vars) -> Result<Published> {
+    let (name, id) = interpreter_key(&trailer.python_version, &trailer.archive_sha256);
+    let stem = layout::stem(&name, &id);
+    let root = layout::cache_root(var, trailer.root.as_deref())
+        .context("cannot find the cache root: HOME is not set; set RSHIV_ROOT")?;
+    let fallback = layout::fallback_root(var, crate::cache::current_uid());
+    let problem = trust::root_problem(&root);
+    if problem.is_none() {
+        match protocol::open_published(&root, &stem) {
+            Ok(Some(found)) => return Ok(found),
+            Ok(None) if writable(&root) => {}
+            Ok(None) | Err(_) => {
+                if let Ok(Some(found)) = protocol::open_published(&fallback, &stem) {
+                    return Ok(found);
+                }
+            }
+        }
+    }
+    let marker = layout::Marker {
+        name,
+        build_id: id,
+        files: trailer.files,
+        unpacked_bytes: trailer.unpacked_bytes,
+    }
+    .render_with(&[
+        ("kind", "python"),
+        ("version", &trailer.python_version),
+        ("platform", &trailer.python_platform),
+        ("sha256", &trailer.archive_sha256),
+    ]);
     let timeout = lock_timeout(var);
-    let fill = |tmp: &Path| unpack(exe, file, trailer, tmp).map(|()| marker.clone());
-    let reason = match protocol::create(&root, &key, timeout, fill) {
-        Ok(found) => return Ok(found),
-        Err(Error::Other(err)) => return Err(err),
-        Err(Error::Unwritable(_, err)) => err.to_string(),
+    let fill = |tmp: &Path| unpack(exe, file, trailer, tmp);
+    let (reason, verb) = match problem {
+        Some(why) => (why, "not using the cache root"),
+        None => match create(&root, &stem, timeout, &marker, fill) {
+            Ok(found) => return Ok(found),
+            Err(Failed::Other(err)) => return Err(err),
+            Err(Failed::Unwritable(why)) => (why, "cannot write to"),
+            Err(Failed::Distrusted(why)) => (why, "not using the cache root"),
+        },
     };
     crate::diagnostics::warning(&format!(
-        "cannot write to {} ({reason}); using {} instead",
+        "{verb} {} ({reason}); using {} instead",
         root.display(),
         fallback.display()
     ));
     private_dir(&fallback, &root, &reason)?;
-    if let Some(found) = protocol::open_published(&fallback, &key) {
+    if let Ok(Some(found)) = protocol::open_published(&fallback, &stem) {
         return Ok(found);
     }
-    match protocol::create(&fallback, &key, timeout, fill) {
+    match create(&fallback, &stem, timeout, &marker, fill) {
         Ok(found) => Ok(found),
-        Err(Error::Other(err)) => Err(err),
-        Err(Error::Unwritable(_, err)) => bail!(
+        Err(Failed::Other(err)) => Err(err),
+        Err(Failed::Unwritable(err) | Failed::Distrusted(err)) => bail!(
             "cannot write to {} ({reason}) nor to {} ({err})",
             root.display(),
             fallback.display()
         ),
     }
+}
+
+/// Publish `<root>/<stem>` unless someone already has, by cache::protocol's steps: make the
+/// root (0755), check it again, take the lock, `fill` a work dir, publish it with `marker`.
+fn create(
+    root: &Path,
+    stem: &str,
+    timeout: Duration,
+    marker: &str,
+    fill: impl Fn(&Path) -> Result<()>,
+) -> Result<Published, Failed> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(root)
+        .map_err(|err| Failed::from(anyhow::Error::new(err)))?;
+    if let Some(why) = trust::root_problem(root) {
+        return Err(Failed::Distrusted(why));
+    }
+    let lock = match protocol::wait(root, stem, timeout)? {
+        Waited::Published(found) => return Ok(found),
+        Waited::Locked(lock) => lock,
+    };
+    if let Some(found) = protocol::open_published(root, stem).map_err(anyhow::Error::new)? {
+        return Ok(found);
+    }
+    if lock.held {
+        protocol::remove_leftovers(root, stem);
+    }
+    let work =
+        protocol::work_dir(root, stem).map_err(|err| Failed::from(anyhow::Error::new(err)))?;
+    let made = fill(&work).and_then(|()| protocol::publish(root, stem, &work, marker));
+    if let Err(err) = made {
+        let _ = std::fs::remove_dir_all(&work);
+        return Err(err.into());
+    }
+    drop(lock);
+    protocol::open_published(root, stem)
+        .map_err(anyhow::Error::new)?
+        .with_context(|| {
+            format!(
+                "{} vanished right after unpacking",
+                root.join(stem).display()
+            )
+        })
+        .map_err(Failed::Other)
 }
 
 /// Whether `root` is, or could be made as, a directory this process may write into
@@ -143,7 +238,6 @@ fn writable(root: &Path) -> bool {
 
 /// Create (0700) or accept the per-user fallback root; refuse anyone else's or a symlink.
 fn private_dir(path: &Path, root: &Path, reason: &str) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     let made = std::fs::DirBuilder::new().mode(0o700).create(path);
     if let Err(err) = made {
         if err.kind() != std::io::ErrorKind::AlreadyExists {
@@ -155,9 +249,8 @@ fn private_dir(path: &Path, root: &Path, reason: &str) -> Result<()> {
         }
     }
     let meta = std::fs::symlink_metadata(path)?;
-    // SAFETY: getuid has no preconditions and cannot fail.
     let private =
-        meta.is_dir() && meta.uid() == unsafe { libc::getuid() } && meta.mode() & 0o022 == 0;
+        meta.is_dir() && meta.uid() == crate::cache::current_uid() && trust::trusted(&meta);
     if !private {
         bail!(
             "cannot write to {} ({reason}), and the fallback {} is not a private directory of this user",
@@ -168,22 +261,8 @@ fn private_dir(path: &Path, root: &Path, reason: &str) -> Result<()> {
     Ok(())
 }
 
-/// The marker in the shape `rshiv cache` reads (`rshiv-1`, name, build id) plus what the
-/// interpreter is.
-fn marker_text(name: &str, id: &str, trailer: &Trailer) -> String {
-    format!(
-        "rshiv-1\nname={name}\nbuild_id={id}\nkind=python\nversion={}\nplatform={}\nsha256={}\n\
-         files={}\nunpacked_bytes={}\n",
-        trailer.python_version,
-        trailer.python_platform,
-        trailer.archive_sha256,
-        trailer.files,
-        trailer.unpacked_bytes
-    )
-}
-
 /// RSHIV_LOCK_TIMEOUT, else SHIV_LOCK_TIMEOUT, in seconds; 600 by default (the bootstrap's).
-fn lock_timeout(var: &dyn Fn(&str) -> Option<OsString>) -> Duration {
+fn lock_timeout(var: Vars) -> Duration {
     ["RSHIV_LOCK_TIMEOUT", "SHIV_LOCK_TIMEOUT"]
         .iter()
         .find_map(|name| var(name)?.to_str()?.parse::<f64>().ok())

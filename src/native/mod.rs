@@ -12,14 +12,13 @@
 //! ```
 //!
 //! The launcher reads the trailer from the end of its own file, unpacks the interpreter once
-//! into the cache root ([`protocol`], [`launch`]) and execs `python -I FILE ARGS`, so the
-//! Python bootstrap handles the payload as for any pyz. `python3 FILE` works too.
+//! into the cache root ([`launch`], by the steps of [`crate::cache::protocol`]) and execs
+//! `python -I FILE ARGS`, so the Python bootstrap handles the payload as for any pyz.
+//! `python3 FILE` works too.
 
 pub mod archive;
 pub mod dist;
 pub mod launch;
-pub mod protocol;
-pub mod root;
 pub mod show;
 pub mod trailer;
 pub mod write;
