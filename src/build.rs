@@ -29,6 +29,17 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+/// A staging directory named `<prefix>...` in the temp dir, removed when dropped and, until
+/// then, on Ctrl-C too.
+fn scratch_dir(prefix: &str) -> Result<(tempfile::TempDir, interrupt::Pending)> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .context("could not create a staging directory")?;
+    let pending = interrupt::Pending::new(dir.path());
+    Ok((dir, pending))
+}
+
 /// Build the pyz that `settings` describe.
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
@@ -43,20 +54,12 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             dir.display()
         ));
     }
-    let staging = tempfile::Builder::new()
-        .prefix("rshiv-stage-")
-        .tempdir()
-        .context("could not create a staging directory")?;
-    let _staging_pending = interrupt::Pending::new(staging.path());
+    let (staging, _staging_pending) = scratch_dir("rshiv-stage-")?;
     let mut interpreter = None;
     let mut request = settings.install.clone();
     // What a lock pins goes into a directory of its own: pip's `--target` would not merge
     // a second install's `bin/` into the first's.
-    let locked_dir = tempfile::Builder::new()
-        .prefix("rshiv-locked-")
-        .tempdir()
-        .context("could not create a staging directory")?;
-    let _locked_pending = interrupt::Pending::new(locked_dir.path());
+    let (locked_dir, _locked_pending) = scratch_dir("rshiv-locked-")?;
     let mut provenance = None;
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
