@@ -34,7 +34,7 @@ from importlib.machinery import (
 )
 from importlib.util import MAGIC_NUMBER, source_hash
 
-MIRROR = ".bytecode"
+MIRROR = ".bytecode"  # src/cache/layout.rs: BYTECODE_MIRROR (its drift test checks this)
 # PEP 552 flags: 0 = timestamp-based; bit 0 = hash-based, bit 1 = check_source.
 TIMESTAMP = 0
 HASH_BASED = 1

@@ -156,6 +156,7 @@ pub(crate) fn write_package(dir: &std::path::Path) {
     std::fs::create_dir(&package).unwrap();
     std::fs::write(package.join("__init__.py"), "").unwrap();
     for (name, source) in [
+        ("bytecode.py", BYTECODE),
         ("runtime.py", RUNTIME),
         ("extract.py", EXTRACT),
         ("unpack.py", UNPACK),

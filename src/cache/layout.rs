@@ -49,6 +49,9 @@ pub const TRASH_PREFIX: &str = ".trash-";
 pub const TMP_INFIX: &str = ".tmp-";
 /// The end of a lock file's name.
 pub const LOCK_SUFFIX: &str = ".lock";
+/// Under the private fallback root: `.bytecode/<stem>/`, bytecode for an extraction this
+/// user may not write (a root-made or read-only one), mirrored from its tree (issue 15).
+pub const BYTECODE_MIRROR: &str = ".bytecode";
 
 /// `<name>_<id>`: the extraction of an app's build.
 pub fn stem(name: &str, build_id: &str) -> String {
