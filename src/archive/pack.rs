@@ -429,7 +429,9 @@ fn check_sorted(payload: &[PayloadFile]) -> Result<()> {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of bytes: how rshiv writes every sha256 (build ids, payload hashes,
+/// locks, interpreter archives).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::archive::{hex, Compression};
+use super::archive::Compression;
+use crate::archive::hex;
 
 /// An inspected interpreter archive.
 #[derive(Debug, Clone)]

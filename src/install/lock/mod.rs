@@ -30,6 +30,7 @@ use super::flags::Role;
 use super::target::Target;
 use super::{Installer, Interpreter};
 use crate::archive::environment::{Distribution, Provenance};
+use crate::archive::hex;
 use crate::cli::BuildArgs;
 use crate::metadata::normalize_name as normalize;
 use crate::progress::Progress;
@@ -462,10 +463,6 @@ pub fn without_credentials(url: &str) -> String {
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host);
     format!("{scheme}://{host}{path}")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Fail for an entry rshiv cannot install from the lock.
