@@ -1,5 +1,6 @@
-//! Finding uv the way a Python user expects: the uv of the environment rshiv itself was
-//! installed into comes first, then the first one on PATH.
+//! Finding what is installed beside rshiv the way a Python user expects: the uv of the
+//! environment rshiv itself was installed into comes first, then the first one on PATH; the
+//! native launcher is looked up the same way.
 //!
 //! `pip install rshiv uv` in a venv, `pipx install rshiv` + `pipx inject rshiv uv`, and
 //! `uv tool install rshiv --with uv` each put both commands in the same `bin/` (the wheel's
@@ -12,10 +13,14 @@ const UV: &str = "uv";
 
 /// The uv to run: beside the running rshiv, else on PATH.
 pub fn find_uv() -> Option<PathBuf> {
+    beside_rshiv(UV).or_else(|| super::find_on_path(UV))
+}
+
+/// The executable `name` installed beside the running rshiv (uv, `rshiv-launcher`).
+pub fn beside_rshiv(name: &str) -> Option<PathBuf> {
     std::env::current_exe()
         .ok()
-        .and_then(|exe| beside(&exe, UV))
-        .or_else(|| super::find_on_path(UV))
+        .and_then(|exe| beside(&exe, name))
 }
 
 /// The executable `name` in the directory of `exe`, or else in the directory of the file

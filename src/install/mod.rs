@@ -10,7 +10,7 @@
 //! `args`) and the [`Target`] they are for (`target`).
 
 mod args;
-mod beside;
+pub mod beside;
 mod build_env;
 mod early;
 mod flags;

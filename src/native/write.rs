@@ -101,16 +101,15 @@ fn launcher_path() -> Result<PathBuf> {
         }
         return Ok(path);
     }
-    let exe = std::env::current_exe().context("cannot find rshiv's own executable")?;
-    let path = exe.with_file_name(LAUNCHER_NAME);
-    if !path.is_file() {
-        bail!(
-            "--python-dist needs the launcher, and {} does not exist (install rshiv with its \
-             {LAUNCHER_NAME} binary, or set {LAUNCHER_VAR})",
-            path.display()
-        );
+    if let Some(path) = crate::install::beside::beside_rshiv(LAUNCHER_NAME) {
+        return Ok(path);
     }
-    Ok(path)
+    let exe = std::env::current_exe().context("cannot find rshiv's own executable")?;
+    bail!(
+        "--python-dist needs the launcher, and {} does not exist (install rshiv with its \
+         {LAUNCHER_NAME} binary, or set {LAUNCHER_VAR})",
+        exe.with_file_name(LAUNCHER_NAME).display()
+    );
 }
 
 /// The version in a launcher's `rshiv-launcher-version=X;` tag.
