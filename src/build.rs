@@ -137,6 +137,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         files: tree.files.len() as u64,
         unpacked_bytes: 0,
         native: tags::native_needs(&tree.distributions),
+        targets: Vec::new(),
     };
     let options = PackOptions {
         shebang: settings.shebang.clone(),
@@ -174,7 +175,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             provenance: provenance.clone(),
             ..Environment::from_baked(&baked)
         };
-        archive::bootstrap::tail_members(&baked, &environment)
+        archive::bootstrap::tail_members(&baked, &environment, None)
     };
     let summary = write_atomically(&settings.output, |file| match &bundle {
         Some(bundle) => bundle.write(file, settings.root.as_deref(), |file| {

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use serde_json::Value;
 
 use super::environment::{Baked, Environment};
+use super::fleet::Manifest;
 use super::pack::TailMember;
 
 /// Source of the warm path, with the baked line still a placeholder.
@@ -38,6 +39,9 @@ pub mod member {
     pub const UNPACK: &str = "_rshiv/unpack.py";
     /// The build's record (see `environment::Environment`).
     pub const ENVIRONMENT: &str = "environment.json";
+    /// Which payload files make each target of a multi-target pyz (see `archive::fleet`);
+    /// only in a pyz built for several targets.
+    pub const TARGETS: &str = "_rshiv/targets.json";
 }
 
 /// `__main__.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
@@ -46,8 +50,13 @@ pub fn render_main(baked: &Baked) -> Result<String> {
 }
 
 /// The outer zip's members after the payload, in the order the format fixes (see
-/// `archive`): the `_rshiv` package, its runtime, `__main__.py`, `environment.json`.
-pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>> {
+/// `archive`): the `_rshiv` package, its runtime, `targets.json` for several targets,
+/// `__main__.py`, `environment.json`.
+pub fn tail_members(
+    baked: &Baked,
+    env: &Environment,
+    targets: Option<&Manifest>,
+) -> Result<Vec<TailMember>> {
     // The warm path reads only `__main__.py` (stored, so zipimport needs no zlib); the
     // runtime and environment.json are read on first runs and by tools, so they shrink.
     let tail = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
@@ -55,15 +64,19 @@ pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>>
         data,
         deflate,
     };
-    Ok(vec![
+    let mut members = vec![
         tail(member::PACKAGE, Vec::new(), false),
         tail(member::BYTECODE, BYTECODE.as_bytes().to_vec(), true),
         tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
         tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
         tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
-        tail(member::MAIN, render_main(baked)?.into_bytes(), false),
-        tail(member::ENVIRONMENT, env.to_json()?, true),
-    ])
+    ];
+    if let Some(targets) = targets {
+        members.push(tail(member::TARGETS, targets.to_json()?, true));
+    }
+    members.push(tail(member::MAIN, render_main(baked)?.into_bytes(), false));
+    members.push(tail(member::ENVIRONMENT, env.to_json()?, true));
+    Ok(members)
 }
 
 fn render(template: &str, baked: &Baked) -> Result<String> {
@@ -278,11 +291,20 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
     #[test]
     fn tail_members_come_in_the_documented_order() {
-        let names: Vec<String> = tail_members(&Baked::default(), &Environment::default())
-            .unwrap()
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
+        let names = |targets| -> Vec<String> {
+            tail_members(&Baked::default(), &Environment::default(), targets)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
+        };
+        let manifest = Manifest::default();
+        let several = names(Some(&manifest));
+        assert_eq!(
+            several[5..],
+            ["_rshiv/targets.json", "__main__.py", "environment.json"]
+        );
+        let names = names(None);
         assert_eq!(
             names,
             [

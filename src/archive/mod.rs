@@ -51,10 +51,18 @@
 //! `path bytes, 0x00, "100644" or "100755", 0x00, sha256(contents) (32 raw bytes)`.
 //! It does not depend on compression, timestamps or the shebang, so two builds of the same
 //! tree extract to the same cache directory. `--build-id` replaces it.
+//!
+//! # Several targets
+//!
+//! A payload built for several Python versions or platforms (issue 14) adds
+//! `_rshiv/targets.json` (DEFLATED, right before `__main__.py`) and stores the targets'
+//! differing files under `_rshiv/<i>/` in the inner zip, as `fleet` describes; a
+//! single-target pyz has neither.
 
 pub mod bootstrap;
 pub mod compress;
 pub mod environment;
+pub mod fleet;
 pub mod pack;
 mod parallel;
 #[cfg(test)]
