@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::pyz::PAYLOAD;
-use crate::support::{Installer, Output, Pyz, Test, Wheel};
+use crate::support::{Installer, Output, Project, Pyz, Test, Wheel};
 
 /// `pick` 1.0 for Python < 3.9 and 2.0 for 3.9+, each saying which it is, and `shared`,
 /// the same for every target; `--find-links` dir of them.
@@ -366,4 +366,118 @@ fn the_sbom_marks_each_component_with_its_targets() {
         marks["pkg:pypi/shared@1.0"],
         format!("cp38-{platform},cp312-{platform}")
     );
+}
+
+/// A local project is built into a wheel once and installed for every target, with the
+/// dependencies each target resolves.
+#[test]
+fn a_local_project_is_built_once_for_every_target() {
+    let t = Test::new();
+    let wheels = fleet_wheels(&t);
+    Project::new("app", "0.1")
+        .file("app/__init__.py", "def main():\n    print('app')\n")
+        .dependency("pick")
+        .write(&t.path("app"));
+    let output = t
+        .rshiv()
+        .args(["--no-index", "--find-links"])
+        .arg(&wheels)
+        .installer(Installer::preferred())
+        .args(["--python-version", "3.8", "--python-version", "3.12"])
+        .args(["./app", "-e", "app:main", "-o", "app.pyz"])
+        .run();
+    output.success();
+    let builds = output
+        .stderr
+        .lines()
+        .filter(|l| l.contains("building"))
+        .count();
+    assert_eq!(builds, 1, "{}", output.stderr);
+    let info = info_json(&t, "app.pyz");
+    let per_target: Vec<Vec<String>> = info["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|target| versions(&target["distributions"]))
+        .collect();
+    assert_eq!(
+        per_target,
+        [
+            ["app 0.1", "pick 1.0", "shared 1.0"],
+            ["app 0.1", "pick 2.0", "shared 1.0"]
+        ]
+    );
+}
+
+/// Two platforms of one version: each target's compiled wheel, its needs baked for the
+/// bootstrap to choose by (python, platform, native), as FLEET-SPEC fixes them.
+#[test]
+fn each_platform_gets_its_binary_wheel_and_its_needs() {
+    let t = Test::new();
+    let wheel = |arch: &str| {
+        Wheel::new("fastmath", "1.0")
+            .tag(&format!("cp311-cp311-manylinux2014_{arch}"))
+            .file("fastmath/__init__.py", format!("ARCH = '{arch}'\n"))
+            .file("fastmath/common.py", "SHARED = True\n")
+    };
+    let wheels = t.wheels(&[wheel("x86_64"), wheel("aarch64")]);
+    let platforms = ["manylinux2014_x86_64", "manylinux2014_aarch64"];
+    t.rshiv()
+        .args(["--no-index", "--find-links"])
+        .arg(&wheels)
+        .installer(Installer::preferred())
+        .args(["--python-version", "3.11"])
+        .args(["--platform", platforms[0], "--platform", platforms[1]])
+        .args(["fastmath", "-e", "fastmath", "-o", "fm.pyz"])
+        .run()
+        .success()
+        .stderr_line_with(&["installing for CPython 3.11 on manylinux2014_aarch64"]);
+    let pyz = Pyz::open(t.path("fm.pyz"));
+    let names = pyz.payload_names();
+    assert!(
+        names.contains(&"_rshiv/1/fastmath/__init__.py".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.ends_with("/fastmath/common.py")),
+        "{names:?}"
+    );
+    let main = String::from_utf8(pyz.outer_member("__main__.py").data.clone()).unwrap();
+    let baked_line = main
+        .lines()
+        .find(|line| line.starts_with("_BAKED = "))
+        .unwrap();
+    let python = crate::support::any_python().expect("a python to read _BAKED");
+    let output = t
+        .command(python)
+        .args([
+            "-c",
+            "import json, sys; exec(sys.argv[1]); print(json.dumps(_BAKED))",
+        ])
+        .arg(baked_line)
+        .run();
+    output.success();
+    let baked: Value = serde_json::from_str(&output.stdout).unwrap();
+    let targets = baked["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    for (target, (platform, machine)) in targets
+        .iter()
+        .zip([(platforms[0], "x86_64"), (platforms[1], "aarch64")])
+    {
+        assert_eq!(target["python"], serde_json::json!([3, 11]));
+        assert_eq!(target["platform"], platform);
+        assert_eq!(target["native"]["python"], serde_json::json!([3, 11]));
+        assert_eq!(target["native"]["machines"][0], machine);
+        for key in [
+            "build_id",
+            "files",
+            "unpacked_bytes",
+            "console_scripts",
+            "pth",
+        ] {
+            assert!(target.get(key).is_some(), "{key} in {target}");
+        }
+    }
+    assert_eq!(baked["build_id"], pyz.environment()["build_id"]);
+    assert_eq!(baked["native"], targets[0]["native"]);
 }
