@@ -18,6 +18,10 @@ pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
 /// The extraction's bytecode loader, cached in the extraction and imported by every run:
 /// `_rshiv/bytecode.py`.
 pub const BYTECODE: &str = include_str!("../../bootstrap/bytecode.py");
+/// Whether the interpreter can load the payload's extensions, and the choice of a
+/// multi-target pyz's target (imported from the pyz by the stub of such a pyz only, from the
+/// extraction's compiled copy otherwise): `_rshiv/target.py`.
+pub const TARGET: &str = include_str!("../../bootstrap/target.py");
 /// The extraction protocol, imported by first runs only: `_rshiv/extract.py`.
 pub const EXTRACT: &str = include_str!("../../bootstrap/extract.py");
 /// The payload reader and parallel unpacker, imported by first runs only: `_rshiv/unpack.py`.
@@ -36,11 +40,12 @@ pub mod member {
     pub const BYTECODE: &str = "_rshiv/bytecode.py";
     pub const EXTRACT: &str = "_rshiv/extract.py";
     pub const RUNTIME: &str = "_rshiv/runtime.py";
+    pub const TARGET: &str = "_rshiv/target.py";
     pub const UNPACK: &str = "_rshiv/unpack.py";
     /// The build's record (see `environment::Environment`).
     pub const ENVIRONMENT: &str = "environment.json";
     /// Which payload files make each target of a multi-target pyz (see `archive::fleet`);
-    /// only in a pyz built for several targets.
+    /// only in a pyz built for several targets, read by its first runs (`bootstrap/unpack.py`).
     pub const TARGETS: &str = "_rshiv/targets.json";
 }
 
@@ -69,6 +74,8 @@ pub fn tail_members(
         tail(member::BYTECODE, BYTECODE.as_bytes().to_vec(), true),
         tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
         tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
+        // Read by the warm path of a multi-target pyz: stored, like `__main__.py`.
+        tail(member::TARGET, TARGET.as_bytes().to_vec(), false),
         tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
     ];
     if let Some(targets) = targets {
@@ -171,6 +178,7 @@ pub(crate) fn write_package(dir: &std::path::Path) {
     for (name, source) in [
         ("bytecode.py", BYTECODE),
         ("runtime.py", RUNTIME),
+        ("target.py", TARGET),
         ("extract.py", EXTRACT),
         ("unpack.py", UNPACK),
     ] {
@@ -301,7 +309,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         let manifest = Manifest::default();
         let several = names(Some(&manifest));
         assert_eq!(
-            several[5..],
+            several[6..],
             ["_rshiv/targets.json", "__main__.py", "environment.json"]
         );
         let names = names(None);
@@ -312,6 +320,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
                 "_rshiv/bytecode.py",
                 "_rshiv/extract.py",
                 "_rshiv/runtime.py",
+                "_rshiv/target.py",
                 "_rshiv/unpack.py",
                 "__main__.py",
                 "environment.json"
