@@ -23,6 +23,7 @@ MARKER = ".rshiv-ready"
 COPY = ".rshiv/%s-%08x.py"  # a bootstrap module's copy: stem, CRC-32
 RUNTIME = "_rshiv/runtime.py"
 BYTECODE = "_rshiv/bytecode.py"
+TARGET = "_rshiv/target.py"
 # Descriptors of the markers we hold LOCK_SH on, for the life of the process.
 HELD = []
 # (root, why) of cache roots refused as not trusted, and extractions refused.
@@ -275,10 +276,26 @@ def load_runtime(extraction):
     return runtime
 
 
+def choose_target(baked):
+    """A multi-target pyz's build for this interpreter: the one target of this CPython
+    version (the runtime checks its native needs, as for any pyz), else what
+    `_rshiv/target.py` chooses (imported from the pyz: compiled, so only when needed)."""
+    targets = baked["targets"]
+    same = [i for i, t in enumerate(targets) if t["python"] == list(sys.version_info[:2])]
+    if len(same) != 1 or sys.implementation.name != "cpython":
+        from _rshiv import target
+
+        return target.choose(baked)
+    return dict(baked, **targets[same[0]])
+
+
 def main():
     """Start the app: warm from the extraction when there is one, else unpack first."""
-    extraction = find_extraction(_BAKED)
-    load_runtime(extraction).start(_BAKED, sys.modules[__name__], extraction)
+    baked = _BAKED
+    if "targets" in baked:
+        baked = choose_target(baked)
+    extraction = find_extraction(baked)
+    load_runtime(extraction).start(baked, sys.modules[__name__], extraction)
 
 
 if __name__ == "__main__":

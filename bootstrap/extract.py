@@ -357,7 +357,8 @@ def fill(tmp, final, baked, settings):
     copy = threading.Thread(target=cache_runtime, args=(tmp,))
     copy.start()
     try:
-        entries = unpack_payload(runtime.boot.archive_path(), site_packages)
+        target = baked["build_id"] if "targets" in baked else None
+        entries = unpack_payload(runtime.boot.archive_path(), site_packages, target)
     finally:
         copy.join()
         if status:

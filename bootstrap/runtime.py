@@ -81,8 +81,9 @@ def start(baked, stub, extraction):
     global boot
     boot = stub
     try:
-        if not native_fits(baked["native"]):
-            raise Fatal(native_mismatch(baked["native"]))
+        native = baked["native"]
+        if native and not bootstrap_module(extraction, boot.TARGET).native_fits(native):
+            raise Fatal(unsupported(baked) if "targets" in baked else native_mismatch(native))
         settings = Settings(baked)
         site_packages = prepare(baked, settings, extraction)
         entry_point, script = choose_entry(baked, settings, site_packages)
@@ -115,7 +116,8 @@ def prepare(baked, settings, extraction):
         elif not os.path.exists(__spec__.cached):
             compile_runtime(__file__)
     site_packages = os.path.join(extraction, "site-packages")
-    load_bytecode(extraction).install(extraction, boot.fallback_root(), boot.is_private_dir)
+    bytecode = bootstrap_module(extraction, boot.BYTECODE)
+    bytecode.install(extraction, boot.fallback_root(), boot.is_private_dir)
     if baked["no_modify"]:
         check_sources(extraction, boot.archive_path())
     added = setup_path(site_packages, baked)
@@ -144,37 +146,6 @@ def touch_markers():
                 os.utime(fd)
             except OSError:
                 pass  # a read-only cache still runs
-
-
-def native_fits(native):
-    """Whether this interpreter can load the payload's compiled extensions (PEP 425 tags)."""
-    if native is None:
-        return True
-    version = sys.version_info[:2]
-    cpython = sys.implementation.name == "cpython"
-    if native["python"] and (not cpython or version != tuple(native["python"])):
-        return False
-    if native["abi3"] and (not cpython or version < tuple(native["abi3"])):
-        return False
-    if native["platform"] and native["platform"] != sys.platform:
-        return False
-    if native["machines"] and os.uname().machine not in native["machines"]:
-        return False
-    if native["libc"] == "glibc" and sys.platform == "linux":
-        found = glibc_version()
-        return found is not None and found >= tuple(native["libc_min"] or (0, 0))
-    if native["libc"] == "musl":
-        return glibc_version() is None
-    return True
-
-
-def glibc_version():
-    """The running glibc's (major, minor), or None when the C library is not glibc."""
-    try:
-        _, version = os.confstr("CS_GNU_LIBC_VERSION").split()
-        return tuple(int(part) for part in version.split(".")[:2])
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def site_dirs_index():
@@ -471,6 +442,19 @@ def interact(args):
         run_script(args[0])
 
 
+def this_interpreter():
+    """`CPython 3.13 on linux x86_64`."""
+    import platform
+
+    return "%s %d.%d on %s %s" % (
+        platform.python_implementation(),
+        sys.version_info[0],
+        sys.version_info[1],
+        sys.platform,
+        os.uname().machine,
+    )
+
+
 def native_mismatch(native):
     """One line saying what the payload's extensions need and what is running."""
     import platform
@@ -484,13 +468,7 @@ def native_mismatch(native):
         if native["libc_min"]:
             wanted_libc += " %d.%d" % tuple(native["libc_min"])
         where += " with " + wanted_libc + (" or newer" if native["libc_min"] else "")
-    running = "%s %d.%d on %s %s" % (
-        platform.python_implementation(),
-        sys.version_info[0],
-        sys.version_info[1],
-        sys.platform,
-        os.uname().machine,
-    )
+    running = this_interpreter()
     libc, version = platform.libc_ver()
     if sys.platform == "linux":
         running += " with " + (
@@ -504,6 +482,29 @@ def native_mismatch(native):
     )
 
 
+def unsupported(baked):
+    """`<name> was built for CPython 3.8, 3.13 on manylinux2014_x86_64 and CPython 3.13 on
+    manylinux2014_aarch64; this is CPython 3.12 on linux x86_64`: the targets' versions
+    grouped per platform, in build order, and, when this Python's version is one of them
+    (so the platform is what does not fit), this C library."""
+    versions = {}
+    for target in baked["targets"]:
+        wanted = versions.setdefault(target["platform"], [])
+        if "%d.%d" % tuple(target["python"]) not in wanted:
+            wanted.append("%d.%d" % tuple(target["python"]))
+    groups = ["CPython %s on %s" % (", ".join(wanted), where) for where, wanted in versions.items()]
+    built = " and ".join([", ".join(groups[:-1])] + groups[-1:]) if len(groups) > 1 else groups[0]
+    running = this_interpreter()
+    if sys.platform == "linux" and [sys.version_info[0], sys.version_info[1]] in [
+        target["python"] for target in baked["targets"]
+    ]:
+        from _rshiv.target import glibc_version
+
+        glibc = glibc_version()
+        running += " with " + ("glibc %d.%d" % glibc if glibc else "a C library other than glibc")
+    return "%s was built for %s; this is %s" % (baked["name"], built, running)
+
+
 def warn(message):
     """One `rshiv: warning:` line on stderr."""
     sys.stderr.write("rshiv: warning: %s\n" % message)
@@ -511,13 +512,13 @@ def warn(message):
 
 
 def cache_runtime(extraction):
-    """Keep copies of this runtime and of `bytecode`, compiled, in the extraction: warm starts
-    load their bytecode.
+    """Keep copies of this runtime, of `bytecode` and of `target`, compiled, in the
+    extraction: warm starts load their bytecode.
 
     Named by their CRC-32, which the stub reads from zipimport's table of the pyz, so pyz
     files of other rshiv versions sharing this payload each find their own copy.
     """
-    for member in (boot.RUNTIME, boot.BYTECODE):
+    for member in (boot.RUNTIME, boot.BYTECODE, boot.TARGET):
         cache_copy(extraction, member)
 
 
@@ -555,14 +556,19 @@ def make_dir(path):
             raise boot.Untrusted("not a directory of this user or root", path)
 
 
-def load_bytecode(extraction):
-    """The `bytecode` module: the extraction's compiled copy, else the pyz's."""
-    module = boot.load_copy(extraction, boot.BYTECODE, "_rshiv.bytecode")
-    if module is None:
-        from _rshiv import bytecode as module
-    elif not os.path.exists(module.__spec__.cached):
-        compile_runtime(module.__file__)
-    return module
+def bootstrap_module(extraction, member):
+    """The bootstrap module of pyz member `member` (`_rshiv/target.py`): already imported
+    (the stub imports `_rshiv.target` for a multi-target pyz), else the extraction's copy
+    (compiled now if its bytecode is missing), else the pyz's."""
+    import importlib
+
+    name = member[:-3].replace("/", ".")
+    module = sys.modules.get(name)
+    if module is None and extraction:
+        module = boot.load_copy(extraction, member, name)
+        if module is not None and not os.path.exists(module.__spec__.cached):
+            compile_runtime(module.__file__)
+    return module or importlib.import_module(name)
 
 
 def compile_runtime(path):

@@ -13,6 +13,11 @@ import zlib
 from _rshiv.runtime import Fatal, write_all
 
 PAYLOAD = "_rshiv/payload.zip"
+# A multi-target pyz's map of which payload files each target extracts (see `select`), and
+# the payload's folder of the variants that differ from the plain paths' (the names of
+# src/archive/bootstrap.rs and src/archive/fleet.rs: the drift test checks them).
+TARGETS = "_rshiv/targets.json"
+VARIANTS = "_rshiv/"
 # Compression methods the builder writes (APPNOTE 4.4.5).
 STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
 METHODS = (STORED, DEFLATED, BZIP2, LZMA)
@@ -37,7 +42,8 @@ def read_central_directory(fd, start, size):
     """(base, entries) of the zip in bytes [start, start + size) of `fd`.
 
     `base` is where the zip's offset 0 lies in the file (data may precede a zip, like the
-    shebang). Each entry is (name, method, crc, compressed size, size, header offset, mode).
+    shebang). Each entry is (name, method, crc, compressed size, size, header offset, mode,
+    length of the name as stored).
     """
     tail_size = min(size, END_SIZE + 0xFFFF)
     tail_start = start + size - tail_size
@@ -74,7 +80,7 @@ def parse_entries(directory, count):
             extra = directory[name_at + name_len : name_at + name_len + extra_len]
             size, csize, offset = zip64_sizes(extra, size, csize, offset)
         at = name_at + name_len + extra_len + comment_len
-        yield name, method, crc, csize, size, offset, 0o755 if mode & 0o111 else 0o644
+        yield name, method, crc, csize, size, offset, 0o755 if mode & 0o111 else 0o644, name_len
 
 
 def zip64_sizes(extra, size, csize, offset):
@@ -104,26 +110,79 @@ def data_start(fd, header_at):
     return header_at + LOCAL_SIZE + name_len + extra_len
 
 
-def locate_payload(fd, archive):
+def outer_member(archive, outer, wanted):
+    """The outer zip's entry `wanted`; a pyz without it is not an rshiv app."""
+    for entry in outer:
+        if entry[0] == wanted:
+            return entry
+    raise Fatal("%s is not an rshiv app: no %s" % (archive, wanted))
+
+
+def locate_payload(fd, archive, base, outer):
     """(start, size) of the stored `_rshiv/payload.zip` in the pyz."""
-    base, entries = read_central_directory(fd, 0, os.fstat(fd).st_size)
-    for name, method, _, csize, _, offset, _ in entries:
-        if name == PAYLOAD:
-            if method != STORED:
-                raise Fatal("%s: %s must be stored, not compressed" % (archive, PAYLOAD))
-            return data_start(fd, base + offset), csize
-    raise Fatal("%s is not an rshiv app: no %s" % (archive, PAYLOAD))
+    _, method, _, csize, _, offset, _, _ = outer_member(archive, outer, PAYLOAD)
+    if method != STORED:
+        raise Fatal("%s: %s must be stored, not compressed" % (archive, PAYLOAD))
+    return data_start(fd, base + offset), csize
 
 
-def unpack_payload(archive, site_packages):
-    """Unpack the payload into `site_packages`, checking sizes and CRCs; return its entries."""
+def read_target(fd, archive, base, outer, build_id):
+    """The entry of `_rshiv/targets.json` (deflated or stored) of the target with this build
+    id: what it extracts. (Targets with one build id have one tree, so the first is it.)"""
+    import json
+
+    _, method, crc, csize, size, offset, _, _ = outer_member(archive, outer, TARGETS)
+    data = os.pread(fd, csize, data_start(fd, base + offset))
+    if method not in (STORED, DEFLATED):
+        raise Fatal("%s: %s uses compression method %d" % (archive, TARGETS, method))
+    if method == DEFLATED:
+        data = zlib.decompressobj(-15).decompress(data, size + 1)
+    if len(data) != size or zlib.crc32(data) != crc:
+        raise Fatal("the archive is damaged: %s fails its size or CRC check" % TARGETS)
+    try:
+        targets = json.loads(data.decode("utf-8"))["targets"]
+        return next(files for files in targets if files["build_id"] == build_id)
+    except (ValueError, KeyError, TypeError, StopIteration) as error:
+        why = str(error) or "no target of build id %s" % build_id
+        raise Fatal("the archive is damaged: %s: %s" % (TARGETS, why))
+
+
+def select(entries, files):
+    """The entries a target extracts, each under its path, by its `files` (its entry in
+    targets.json): every plain path not in its `missing`, a path in its `variants` read from
+    `_rshiv/<i>/<path>`, and nothing else stored under `_rshiv/`."""
+    by_name = {entry[0]: entry for entry in entries}
+    missing = set(files["missing"])
+    variants = files["variants"]
+    chosen = []
+    for entry in entries:
+        name = entry[0]
+        if name.startswith(VARIANTS) or name in missing:
+            continue
+        if name in variants:
+            stored = by_name.get("%s%d/%s" % (VARIANTS, variants[name], name))
+            if stored is None:
+                raise Fatal("the archive is damaged: no variant %d of %s" % (variants[name], name))
+            entry = (name,) + stored[1:]
+        chosen.append(entry)
+    return chosen
+
+
+def unpack_payload(archive, site_packages, target=None):
+    """Unpack the payload into `site_packages`, checking sizes and CRCs; return its entries.
+
+    `target` is, in a multi-target pyz, the build id of the target whose files are wanted.
+    """
     try:
         fd = os.open(archive, os.O_RDONLY | os.O_CLOEXEC)
     except OSError as error:
         raise Fatal("cannot read %s: %s" % (archive, error.strerror))
     try:
-        start, size = locate_payload(fd, archive)
+        outer_base, outer = read_central_directory(fd, 0, os.fstat(fd).st_size)
+        start, size = locate_payload(fd, archive, outer_base, outer)
         base, entries = read_central_directory(fd, start, size)
+        if target is not None:
+            entries = select(entries, read_target(fd, archive, outer_base, outer, target))
         make_dirs(site_packages, entries)
         Unpacker(fd, base, site_packages).run(entries)
     finally:
@@ -213,10 +272,10 @@ class Unpacker:
         """
         first, last = batch[0], batch[-1]
         start = self.base + first[5]
-        end = self.base + last[5] + LOCAL_SIZE + len(last[0].encode("utf-8", "surrogateescape"))
+        end = self.base + last[5] + LOCAL_SIZE + last[7]
         view = memoryview(os.pread(self.fd, end + last[3] + BATCH_SLACK - start, start))
         for entry in batch:
-            _, method, _, csize, size, offset, _ = entry
+            _, method, _, csize, size, offset, _, _ = entry
             at = offset - first[5]
             if at + LOCAL_SIZE > len(view) or view[at : at + 4] != b"PK\x03\x04":
                 self.unpack(entry)
@@ -230,7 +289,7 @@ class Unpacker:
 
     def unpack(self, entry):
         """Write one file, checking its size and CRC-32."""
-        name, method, _, csize, size, offset, _ = entry
+        name, method, _, csize, size, offset, _, _ = entry
         if method not in METHODS:
             raise Fatal(
                 "the payload's %s uses compression method %d, which rshiv does not write"
@@ -245,7 +304,7 @@ class Unpacker:
     def create(self, entry, fill, *args):
         """Create the entry's file, let `fill(out, *args)` write it and return (size, crc),
         and check both against the central directory."""
-        name, _, crc, _, size, _, mode = entry
+        name, _, crc, _, size, _, mode, _ = entry
         path = os.path.join(self.site_packages, name)
         out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
         try:

@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::archive::environment::{Baked, Environment};
-use crate::archive::{self, PackOptions, PayloadSummary};
+use crate::archive::environment::{Baked, BakedTarget, Environment, TargetRecord};
+use crate::archive::{self, fleet, PackOptions, PayloadFile, PayloadSummary};
 use crate::diagnostics;
-use crate::install::{self, Installer, Interpreter};
+use crate::install::{self, Installer, Interpreter, Target, TargetName};
 use crate::interrupt;
 use crate::native;
 use crate::progress::Progress;
@@ -40,6 +40,38 @@ fn scratch_dir(prefix: &str) -> Result<(tempfile::TempDir, interrupt::Pending)> 
     Ok((dir, pending))
 }
 
+/// One target's install: its directories, removed when dropped (and on Ctrl-C).
+struct Stage {
+    target: Target,
+    /// Its name, for a build of several targets.
+    name: Option<TargetName>,
+    staging: (tempfile::TempDir, interrupt::Pending),
+    /// What a lock pins goes into a directory of its own: pip's `--target` would not merge
+    /// a second install's `bin/` into the first's.
+    locked_dir: (tempfile::TempDir, interrupt::Pending),
+    locked: Option<install::lock::Locked>,
+}
+
+impl Stage {
+    fn new(target: Target) -> Result<Stage> {
+        Ok(Stage {
+            target,
+            name: None,
+            staging: scratch_dir("rshiv-stage-")?,
+            locked_dir: scratch_dir("rshiv-locked-")?,
+            locked: None,
+        })
+    }
+
+    fn staging(&self) -> &Path {
+        self.staging.0.path()
+    }
+
+    fn locked_dir(&self) -> &Path {
+        self.locked_dir.0.path()
+    }
+}
+
 /// Build the pyz that `settings` describe.
 pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let started = Instant::now();
@@ -54,12 +86,13 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             dir.display()
         ));
     }
-    let (staging, _staging_pending) = scratch_dir("rshiv-stage-")?;
-    let mut interpreter = None;
     let mut request = settings.install.clone();
-    // What a lock pins goes into a directory of its own: pip's `--target` would not merge
-    // a second install's `bin/` into the first's.
-    let (locked_dir, _locked_pending) = scratch_dir("rshiv-locked-")?;
+    let mut stages = request
+        .targets
+        .iter()
+        .map(|target| Stage::new(target.clone()))
+        .collect::<Result<Vec<_>>>()?;
+    let mut interpreter = None;
     let mut provenance = None;
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
@@ -69,74 +102,118 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
                 "bundling CPython {} for {}",
                 dist.version, dist.platform
             ));
-            native::retarget(&mut request.target, dist, &installer.python.version);
+            native::retarget(&mut stages[0].target, dist, &installer.python.version);
         }
-        let request = &request;
+        if stages.len() > 1 {
+            for stage in &mut stages {
+                stage.name = Some(stage.target.name(&installer.python.version)?);
+            }
+        }
         if let Some(lock) = &request.lock {
             diagnostics::note(&format!("using {}", lock.path.display()));
-            let locked = install::lock::install(
-                &installer,
-                locked_dir.path(),
-                lock,
-                (&request.args, &request.target),
-                settings.verbose,
-                progress,
-            )?;
-            stage::normalize_installed(locked_dir.path())?;
-            let project = request.local_projects.first().map(|p| p.dir.clone());
-            provenance = Some((
-                locked.provenance(
+            for_each_target(&mut stages, settings, |stage| {
+                let locked = install::lock::install(
+                    &installer,
+                    stage.locked_dir(),
                     lock,
-                    project.as_deref().unwrap_or(Path::new(".")),
-                    installer.name(),
-                ),
-                locked,
-            ));
+                    (&request.args, &stage.target),
+                    settings.verbose,
+                    progress,
+                )?;
+                stage::normalize_installed(stage.locked_dir())?;
+                stage.locked = Some(locked);
+                Ok(())
+            })?;
         }
-        let prepared = install::build_local_projects(
+        request.targets = stages.iter().map(|stage| stage.target.clone()).collect();
+        let mut prepared = install::build_local_projects(
             &installer,
-            staging.path(),
-            request,
+            stages[0].staging(),
+            &request,
             settings.verbose,
             progress,
             &diagnostics::note,
         )?;
         diagnostics::note(&format!("installing with {}", installer.describe()));
-        installer.install_prepared(staging.path(), prepared, settings.verbose, progress)?;
-        stage::normalize_installed(staging.path())?;
+        for_each_target(&mut stages, settings, |stage| {
+            if let Some(name) = &stage.name {
+                diagnostics::note(&format!("installing for {name}"));
+            }
+            installer.install_prepared(
+                stage.staging(),
+                &mut prepared,
+                &stage.target,
+                settings.verbose,
+                progress,
+            )?;
+            stage::normalize_installed(stage.staging())
+        })?;
+        drop(prepared);
+        if let (Some(lock), Some(locked)) = (&request.lock, &stages[0].locked) {
+            let project = request.local_projects.first().map(|p| p.dir.clone());
+            provenance = Some(locked.provenance(
+                lock,
+                project.as_deref().unwrap_or(Path::new(".")),
+                installer.name(),
+            ));
+        }
         interpreter = Some(installer.python);
     }
-    let mut roots = vec![
-        staging.path().to_path_buf(),
-        locked_dir.path().to_path_buf(),
-    ];
-    roots.extend(settings.site_packages.iter().cloned());
-    let mut tree = stage::collect(&roots)?;
-    let preamble = add_preamble(&mut tree, settings)?;
-    let (entry_point, script, console_script) = resolve_entry(&tree, settings, &mut interpreter)?;
-    if tree.files.is_empty() {
-        bail!("the payload is empty: the installer installed nothing");
+    let mut trees = Vec::with_capacity(stages.len());
+    for stage in &stages {
+        let mut roots = vec![
+            stage.staging().to_path_buf(),
+            stage.locked_dir().to_path_buf(),
+        ];
+        roots.extend(settings.site_packages.iter().cloned());
+        let mut tree = stage::collect(&roots)?;
+        if let Some(locked) = &stage.locked {
+            for dist in &mut tree.distributions {
+                dist.sha256 = locked.wheel_hash(dist);
+            }
+        }
+        trees.push(tree);
     }
+    let mut preamble = None;
+    let mut entry = None;
+    for (tree, stage) in trees.iter_mut().zip(&stages) {
+        preamble = add_preamble(tree, settings)?;
+        let resolved = resolve_entry(tree, settings, &mut interpreter)?;
+        match &entry {
+            None => entry = Some(resolved),
+            Some(first) if *first == resolved => {}
+            Some(_) => bail!(
+                "the entry point differs between targets: {} runs something else than the first target; give -e MODULE:FUNCTION",
+                stage.name.as_ref().map_or_else(String::new, ToString::to_string)
+            ),
+        }
+        if tree.files.is_empty() {
+            bail!("the payload is empty: the installer installed nothing");
+        }
+    }
+    let (entry_point, script, console_script) = entry.context("no target to build for")?;
 
     let timestamp = archive::build_timestamp()?;
+    let first = &trees[0];
     let baked = Baked {
         format: 1,
         name: settings.name.clone(),
         build_id: String::new(),
         entry_point,
         script,
-        console_scripts: tree.console_scripts.clone(),
+        console_scripts: first.console_scripts.clone(),
         root: settings.root.clone(),
-        pth: tree.pth.clone(),
+        pth: first.pth.clone(),
         compile_pyc: settings.compile_pyc,
         extend_pythonpath: settings.extend_pythonpath,
         no_modify: settings.no_modify,
         preamble,
         isolated: settings.isolated,
         prune_old_builds: settings.prune_old_builds,
-        files: tree.files.len() as u64,
+        files: first.files.len() as u64,
         unpacked_bytes: 0,
-        native: tags::native_needs(&tree.distributions),
+        native: tags::native_needs(&first.distributions),
+        targets: Vec::new(),
     };
     let options = PackOptions {
         shebang: settings.shebang.clone(),
@@ -145,19 +222,30 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         threads: settings.jobs,
         build_id: settings.build_id.clone(),
     };
-    let mut distributions = tree.distributions;
-    if let Some((_, locked)) = &provenance {
-        for dist in &mut distributions {
-            dist.sha256 = locked.wheel_hash(dist);
+    let distributions = first.distributions.clone();
+    let (payload, fleet) = match trees.len() {
+        1 => {
+            let tree = trees.pop().context("no target to build for")?;
+            (tree.files.into_values().collect(), None)
         }
-    }
-    let provenance = provenance.map(|(record, _)| record);
-    let payload: Vec<_> = tree.files.into_values().collect();
+        _ => {
+            let mut fleet = fleet_payload(&stages, trees)?;
+            (std::mem::take(&mut fleet.merged.payload), Some(fleet))
+        }
+    };
     let mut tail = |summary: &PayloadSummary| {
-        let baked = Baked {
-            build_id: summary.build_id.clone(),
-            unpacked_bytes: summary.unpacked_bytes,
-            ..baked.clone()
+        let baked = match &fleet {
+            Some(fleet) => Baked {
+                build_id: summary.build_id.clone(),
+                unpacked_bytes: fleet.baked[0].unpacked_bytes,
+                targets: fleet.baked.clone(),
+                ..baked.clone()
+            },
+            None => Baked {
+                build_id: summary.build_id.clone(),
+                unpacked_bytes: summary.unpacked_bytes,
+                ..baked.clone()
+            },
         };
         let hashes = if settings.no_modify {
             summary.py_hashes.clone()
@@ -172,9 +260,14 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             compression: settings.compression.to_string(),
             distributions: distributions.clone(),
             provenance: provenance.clone(),
+            targets: fleet
+                .as_ref()
+                .map(|f| f.records.clone())
+                .unwrap_or_default(),
             ..Environment::from_baked(&baked)
         };
-        archive::bootstrap::tail_members(&baked, &environment)
+        let manifest = fleet.as_ref().map(|f| &f.merged.manifest);
+        archive::bootstrap::tail_members(&baked, &environment, manifest)
     };
     let summary = write_atomically(&settings.output, |file| match &bundle {
         Some(bundle) => bundle.write(file, settings.root.as_deref(), |file| {
@@ -188,6 +281,83 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         size,
         summary,
         seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// Run `step` for every target in order. With several targets, a target that no
+/// distribution of some package fits fails the build with one line naming both, or, with
+/// `--skip-unsatisfiable`, is dropped with a warning; dropping all of them is an error.
+fn for_each_target(
+    stages: &mut Vec<Stage>,
+    settings: &Settings,
+    mut step: impl FnMut(&mut Stage) -> Result<()>,
+) -> Result<()> {
+    let several = stages.len() > 1;
+    let mut kept = Vec::with_capacity(stages.len());
+    for mut stage in std::mem::take(stages) {
+        let Err(err) = step(&mut stage) else {
+            kept.push(stage);
+            continue;
+        };
+        let (Some(name), Some(unsatisfiable)) = (
+            stage.name.as_ref().filter(|_| several),
+            err.downcast_ref::<install::Unsatisfiable>(),
+        ) else {
+            return Err(err);
+        };
+        let package = &unsatisfiable.package;
+        if !settings.skip_unsatisfiable {
+            bail!("cannot build for {name}: no distribution of {package} fits it (--skip-unsatisfiable drops such a target)");
+        }
+        diagnostics::warning(&format!(
+            "dropping the target {name}: no distribution of {package} fits it"
+        ));
+    }
+    if kept.is_empty() {
+        bail!("no target is left to build for: every one was dropped as unsatisfiable");
+    }
+    *stages = kept;
+    Ok(())
+}
+
+/// A payload for several targets: the merged files, and each target's baked and recorded
+/// fields.
+struct Fleet {
+    merged: fleet::Merged,
+    baked: Vec<BakedTarget>,
+    records: Vec<TargetRecord>,
+}
+
+fn fleet_payload(stages: &[Stage], trees: Vec<Tree>) -> Result<Fleet> {
+    let files: Vec<Vec<PayloadFile>> = trees
+        .iter()
+        .map(|tree| tree.files.values().cloned().collect())
+        .collect();
+    let merged = fleet::merge(&files)?;
+    let mut baked = Vec::with_capacity(trees.len());
+    let mut records = Vec::with_capacity(trees.len());
+    for ((stage, tree), summary) in stages.iter().zip(trees).zip(&merged.trees) {
+        let name = stage
+            .name
+            .clone()
+            .context("a target of several has no name")?;
+        let target = BakedTarget {
+            build_id: summary.build_id.clone(),
+            python: name.python,
+            platform: name.platform,
+            native: tags::native_needs(&tree.distributions),
+            files: summary.files,
+            unpacked_bytes: summary.unpacked_bytes,
+            console_scripts: tree.console_scripts,
+            pth: tree.pth,
+        };
+        records.push(TargetRecord::of(&target, tree.distributions));
+        baked.push(target);
+    }
+    Ok(Fleet {
+        merged,
+        baked,
+        records,
     })
 }
 

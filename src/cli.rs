@@ -12,7 +12,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 /// Build a Python project and its dependencies into one executable zip app (PEP 441).
 ///
 /// Arguments rshiv does not know go to the installer unchanged: requirements, `.`,
-/// `-r FILE`, `--index-url`, `--find-links`, `--no-index`, `--platform`, ... Everything
+/// `-r FILE`, `--index-url`, `--find-links`, `--no-index`, `--abi`, ... Everything
 /// after `--` goes to the installer too.
 #[derive(Debug, Parser)]
 // A repeated option takes its last value, as with shiv (click), so pipelines can append.
@@ -195,6 +195,24 @@ pub struct BuildArgs {
     /// The interpreter pip runs under and uv installs for [default: python3 on PATH].
     #[arg(long, value_name = "PATH")]
     pub build_python: Option<PathBuf>,
+
+    /// Build for this Python version, `X.Y` [default: the build interpreter's]. Repeatable,
+    /// as is --platform: one pyz for every version on every platform, each resolved on its
+    /// own, files they share stored once; the pyz runs the one that fits.
+    #[arg(long, value_name = "X.Y")]
+    #[serde(rename = "python-versions")]
+    pub python_version: Vec<String>,
+
+    /// Build for this platform, a PEP 425 tag such as `manylinux2014_x86_64` [default: the
+    /// build machine's]. Repeatable (see --python-version). Binary wheels only, for a target
+    /// other than the build interpreter.
+    #[arg(long, value_name = "TAG")]
+    #[serde(rename = "platforms")]
+    pub platform: Vec<String>,
+
+    /// Drop a target (of several) that cannot be satisfied, with a warning, instead of failing.
+    #[arg(long)]
+    pub skip_unsatisfiable: bool,
 
     /// Write a native executable that needs no Python on the host: the launcher, this
     /// interpreter archive (a python-build-standalone `install_only` .tar.gz/.tar.zst, or any

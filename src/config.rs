@@ -190,6 +190,9 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
         installer,
         build_python,
         python_dist,
+        python_version,
+        platform,
+        skip_unsatisfiable,
         no_reuse_build_env,
         lock,
         no_lock,
@@ -216,6 +219,11 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
     fill(&mut args.installer, installer);
     fill(&mut args.build_python, build_python);
     fill(&mut args.python_dist, python_dist);
+    // The targets are one choice: the command line's versions (or platforms) replace the
+    // file's, so that `--python-version 3.12` builds for 3.12 alone.
+    replace_if_empty(&mut args.python_version, python_version);
+    replace_if_empty(&mut args.platform, platform);
+    args.skip_unsatisfiable |= skip_unsatisfiable;
     fill(&mut args.preamble, preamble);
     fill(&mut args.root, root);
     if !args.no_lock {
@@ -251,6 +259,13 @@ pub fn apply(args: &mut BuildArgs, config: BuildArgs) {
 fn fill<T>(slot: &mut Option<T>, value: Option<T>) {
     if slot.is_none() {
         *slot = value;
+    }
+}
+
+/// A list option that the command line replaces as a whole when it gives any value.
+fn replace_if_empty<T>(given: &mut Vec<T>, from_file: Vec<T>) {
+    if given.is_empty() {
+        *given = from_file;
     }
 }
 

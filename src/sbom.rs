@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
-use crate::archive::environment::Distribution;
+use crate::archive::environment::{Distribution, TargetRecord};
 use crate::metadata::normalize_name;
 
 /// The application a BOM describes.
@@ -26,18 +26,49 @@ pub struct Subject<'a> {
 }
 
 /// The BOM as a JSON value: the app as `metadata.component`, one `library` component per
-/// distribution of the payload.
-pub fn bom(app: &Subject, dists: &[Distribution]) -> Value {
+/// distribution of the payload. For a pyz of several targets (`targets`, else empty), the
+/// distributions are the targets', each (name, version, sha256) once, with the property
+/// `rshiv:targets` listing the targets it belongs to (`cp38-manylinux2014_x86_64,...`).
+pub fn bom(app: &Subject, dists: &[Distribution], targets: &[TargetRecord]) -> Value {
+    let mut members: Vec<(&Distribution, Vec<String>)> = Vec::new();
+    if targets.is_empty() {
+        members.extend(dists.iter().map(|dist| (dist, Vec::new())));
+    }
+    for target in targets {
+        let label = target
+            .label()
+            .unwrap_or_else(|| format!("{}-{}", target.python, target.platform));
+        for dist in &target.distributions {
+            let same = |(known, _): &&mut (&Distribution, Vec<String>)| {
+                normalize_name(&known.name) == normalize_name(&dist.name)
+                    && known.version == dist.version
+                    && known.sha256 == dist.sha256
+            };
+            match members.iter_mut().find(same) {
+                Some((_, labels)) => labels.push(label.clone()),
+                None => members.push((dist, vec![label.clone()])),
+            }
+        }
+    }
     let mut components: Vec<Value> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for dist in dists {
+    for (dist, labels) in members {
         let purl = purl(&dist.name, &dist.version);
-        if !seen.insert(purl.clone()) {
-            continue;
+        let mut bom_ref = purl.clone();
+        if !seen.insert(bom_ref.clone()) {
+            if labels.is_empty() {
+                continue;
+            }
+            // Another wheel of the same release (another target's): a reference of its own.
+            bom_ref = (2..)
+                .map(|n| format!("{purl}#{n}"))
+                .find(|r| !seen.contains(r))
+                .unwrap_or_default();
+            seen.insert(bom_ref.clone());
         }
         let mut component = json!({
             "type": "library",
-            "bom-ref": purl,
+            "bom-ref": bom_ref,
             "name": dist.name,
             "version": dist.version,
             "purl": purl,
@@ -54,6 +85,9 @@ pub fn bom(app: &Subject, dists: &[Distribution]) -> Value {
             .and_then(|h| h.strip_prefix("sha256:"))
         {
             component["hashes"] = json!([{"alg": "SHA-256", "content": hex}]);
+        }
+        if !labels.is_empty() {
+            component["properties"] = json!([{"name": "rshiv:targets", "value": labels.join(",")}]);
         }
         components.push(component);
     }
@@ -349,6 +383,7 @@ mod tests {
                 dist("FastAPI", "0.110.0", Some("MIT")),
                 dist("uvicorn", "0.29.0", None),
             ],
+            &[],
         );
         assert_eq!(bom["bomFormat"], "CycloneDX");
         assert_eq!(bom["specVersion"], "1.5");
@@ -367,5 +402,55 @@ mod tests {
         assert_eq!(fastapi["licenses"][0]["license"]["id"], "MIT");
         assert_eq!(fastapi["description"], "FastAPI summary");
         assert!(bom["components"][1].get("licenses").is_none());
+    }
+
+    /// A component shared by targets is listed once, marked with every target it is in.
+    #[test]
+    fn components_of_several_targets_are_marked_with_theirs() {
+        let target = |python: &str, dists: Vec<Distribution>| TargetRecord {
+            python: python.into(),
+            platform: "manylinux2014_x86_64".into(),
+            distributions: dists,
+            ..TargetRecord::default()
+        };
+        let targets = [
+            target(
+                "3.8",
+                vec![dist("pkg", "1.0", None), dist("app", "1", None)],
+            ),
+            target(
+                "3.12",
+                vec![dist("pkg", "2.0", None), dist("app", "1", None)],
+            ),
+        ];
+        let bom = bom(&Subject::default(), &[], &targets);
+        let marked: Vec<(String, String)> = bom["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let purl = c["purl"].as_str().unwrap().to_string();
+                let value = c["properties"][0]["value"].as_str().unwrap().to_string();
+                assert_eq!(c["properties"][0]["name"], "rshiv:targets");
+                (purl, value)
+            })
+            .collect();
+        assert_eq!(
+            marked,
+            [
+                (
+                    "pkg:pypi/pkg@1.0".into(),
+                    "cp38-manylinux2014_x86_64".into()
+                ),
+                (
+                    "pkg:pypi/app@1".into(),
+                    "cp38-manylinux2014_x86_64,cp312-manylinux2014_x86_64".into()
+                ),
+                (
+                    "pkg:pypi/pkg@2.0".into(),
+                    "cp312-manylinux2014_x86_64".into()
+                ),
+            ]
+        );
     }
 }

@@ -48,6 +48,8 @@ pub struct Settings {
     pub install: InstallRequest,
     pub isolated: bool,
     pub prune_old_builds: bool,
+    /// `--skip-unsatisfiable`: a target that cannot be installed is dropped, not fatal.
+    pub skip_unsatisfiable: bool,
     pub jobs: usize,
     pub verbose: bool,
     pub quiet: bool,
@@ -96,6 +98,14 @@ impl Settings {
             (None, false) => Compression::Deflate(6),
         };
         let install = InstallRequest::from_cli(&args, cwd)?;
+        if install.targets.len() > 1 {
+            if args.python_dist.is_some() {
+                bail!("--python-dist bundles one interpreter: it cannot be combined with several targets (--python-version, --platform)");
+            }
+            if args.build_id.is_some() {
+                bail!("--build-id names one extraction: it cannot be combined with several targets, which extract apart");
+            }
+        }
         let jobs = args.jobs.unwrap_or(0);
         Ok(Settings {
             output,
@@ -114,6 +124,7 @@ impl Settings {
             install,
             isolated: args.isolated,
             prune_old_builds: args.prune_old_builds,
+            skip_unsatisfiable: args.skip_unsatisfiable,
             jobs,
             verbose: args.verbose,
             quiet: args.quiet,

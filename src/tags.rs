@@ -52,6 +52,12 @@ pub fn native_needs(distributions: &[Distribution]) -> Option<Native> {
     (!native.tags.is_empty()).then_some(native)
 }
 
+/// The build machine's platform as a PEP 425 tag without a libc version: `linux_x86_64`
+/// (what a target that names no platform records).
+pub fn host_platform_tag() -> String {
+    format!("{}_{}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
 /// One line for people: "pure Python", or e.g. "cp311 manylinux_2_17 x86_64".
 pub fn describe(native: Option<&Native>) -> String {
     let Some(native) = native else {

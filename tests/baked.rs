@@ -341,11 +341,13 @@ fn no_modify_with_compile_pyc() {
 
 /// The keys the bootstrap reads from the baked dict (`baked["name"]`, `_BAKED["name"]`,
 /// `baked.get("name")`) and from its `native` record (`native["python"]`) are exactly the
-/// fields `rshiv::archive::environment::{Baked, Native}` serialize: a field renamed or
-/// dropped on either side fails here, not at some user's first run.
+/// fields `rshiv::archive::environment::{Baked, Native}` serialize (a multi-target one,
+/// which has `targets`), and those it reads from a target (`target["python"]`) are
+/// `BakedTarget`'s: a field renamed or dropped on either side fails here, not at some
+/// user's first run.
 #[test]
 fn bootstrap_reads_exactly_the_baked_fields() {
-    use rshiv::archive::environment::{Baked, Native};
+    use rshiv::archive::environment::{Baked, BakedTarget, Native};
     use std::collections::BTreeSet;
     let fields = |value: serde_json::Value| -> BTreeSet<String> {
         value
@@ -355,20 +357,35 @@ fn bootstrap_reads_exactly_the_baked_fields() {
             .cloned()
             .collect()
     };
-    let baked = fields(serde_json::to_value(Baked::default()).expect("Baked serializes"));
+    let several = Baked {
+        targets: vec![BakedTarget::default()],
+        ..Baked::default()
+    };
+    let baked = fields(serde_json::to_value(several).expect("Baked serializes"));
+    let target =
+        fields(serde_json::to_value(BakedTarget::default()).expect("BakedTarget serializes"));
     let native = fields(serde_json::to_value(Native::default()).expect("Native serializes"));
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bootstrap");
     let mut read_baked = BTreeSet::new();
     let mut read_native = BTreeSet::new();
+    let mut read_target = BTreeSet::new();
     for entry in std::fs::read_dir(&dir).expect("read bootstrap/") {
         let path = entry.expect("a bootstrap entry").path();
         if path.extension().is_none_or(|ext| ext != "py") {
             continue;
         }
         let source = std::fs::read_to_string(&path).expect("read a bootstrap file");
-        for key in ["baked[\"", "_BAKED[\"", "baked.get(\"", "native[\""] {
+        for key in [
+            "baked[\"",
+            "_BAKED[\"",
+            "baked.get(\"",
+            "native[\"",
+            "target[\"",
+        ] {
             let found = if key.starts_with("native") {
                 &mut read_native
+            } else if key.starts_with("target") {
+                &mut read_target
             } else {
                 &mut read_baked
             };
@@ -397,5 +414,10 @@ fn bootstrap_reads_exactly_the_baked_fields() {
     assert_eq!(
         read_native, native,
         "the bootstrap's native[...] keys and Native's fields differ"
+    );
+    let unknown: Vec<_> = read_target.difference(&target).collect();
+    assert!(
+        unknown.is_empty(),
+        "bootstrap/*.py reads target keys that BakedTarget does not define: {unknown:?}"
     );
 }

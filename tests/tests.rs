@@ -46,6 +46,9 @@ mod cache;
 // Cross-target builds, and compiled extensions for another interpreter refused at run time.
 mod cross;
 
+// Multi-target builds: one payload for several Python versions and platforms.
+mod fleet;
+
 // The runtime under stress: crowds, kills, unwritable roots, full disks, huge payloads.
 mod reliability;
 

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use serde_json::Value;
 
 use super::environment::{Baked, Environment};
+use super::fleet::Manifest;
 use super::pack::TailMember;
 
 /// Source of the warm path, with the baked line still a placeholder.
@@ -17,6 +18,10 @@ pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
 /// The extraction's bytecode loader, cached in the extraction and imported by every run:
 /// `_rshiv/bytecode.py`.
 pub const BYTECODE: &str = include_str!("../../bootstrap/bytecode.py");
+/// Whether the interpreter can load the payload's extensions, and the choice of a
+/// multi-target pyz's target (imported from the pyz by the stub of such a pyz only, from the
+/// extraction's compiled copy otherwise): `_rshiv/target.py`.
+pub const TARGET: &str = include_str!("../../bootstrap/target.py");
 /// The extraction protocol, imported by first runs only: `_rshiv/extract.py`.
 pub const EXTRACT: &str = include_str!("../../bootstrap/extract.py");
 /// The payload reader and parallel unpacker, imported by first runs only: `_rshiv/unpack.py`.
@@ -35,9 +40,13 @@ pub mod member {
     pub const BYTECODE: &str = "_rshiv/bytecode.py";
     pub const EXTRACT: &str = "_rshiv/extract.py";
     pub const RUNTIME: &str = "_rshiv/runtime.py";
+    pub const TARGET: &str = "_rshiv/target.py";
     pub const UNPACK: &str = "_rshiv/unpack.py";
     /// The build's record (see `environment::Environment`).
     pub const ENVIRONMENT: &str = "environment.json";
+    /// Which payload files make each target of a multi-target pyz (see `archive::fleet`);
+    /// only in a pyz built for several targets, read by its first runs (`bootstrap/unpack.py`).
+    pub const TARGETS: &str = "_rshiv/targets.json";
 }
 
 /// `__main__.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
@@ -46,8 +55,13 @@ pub fn render_main(baked: &Baked) -> Result<String> {
 }
 
 /// The outer zip's members after the payload, in the order the format fixes (see
-/// `archive`): the `_rshiv` package, its runtime, `__main__.py`, `environment.json`.
-pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>> {
+/// `archive`): the `_rshiv` package, its runtime, `targets.json` for several targets,
+/// `__main__.py`, `environment.json`.
+pub fn tail_members(
+    baked: &Baked,
+    env: &Environment,
+    targets: Option<&Manifest>,
+) -> Result<Vec<TailMember>> {
     // The warm path reads only `__main__.py` (stored, so zipimport needs no zlib); the
     // runtime and environment.json are read on first runs and by tools, so they shrink.
     let tail = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
@@ -55,15 +69,21 @@ pub fn tail_members(baked: &Baked, env: &Environment) -> Result<Vec<TailMember>>
         data,
         deflate,
     };
-    Ok(vec![
+    let mut members = vec![
         tail(member::PACKAGE, Vec::new(), false),
         tail(member::BYTECODE, BYTECODE.as_bytes().to_vec(), true),
         tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
         tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
+        // Read by the warm path of a multi-target pyz: stored, like `__main__.py`.
+        tail(member::TARGET, TARGET.as_bytes().to_vec(), false),
         tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
-        tail(member::MAIN, render_main(baked)?.into_bytes(), false),
-        tail(member::ENVIRONMENT, env.to_json()?, true),
-    ])
+    ];
+    if let Some(targets) = targets {
+        members.push(tail(member::TARGETS, targets.to_json()?, true));
+    }
+    members.push(tail(member::MAIN, render_main(baked)?.into_bytes(), false));
+    members.push(tail(member::ENVIRONMENT, env.to_json()?, true));
+    Ok(members)
 }
 
 fn render(template: &str, baked: &Baked) -> Result<String> {
@@ -158,6 +178,7 @@ pub(crate) fn write_package(dir: &std::path::Path) {
     for (name, source) in [
         ("bytecode.py", BYTECODE),
         ("runtime.py", RUNTIME),
+        ("target.py", TARGET),
         ("extract.py", EXTRACT),
         ("unpack.py", UNPACK),
     ] {
@@ -278,11 +299,20 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
 
     #[test]
     fn tail_members_come_in_the_documented_order() {
-        let names: Vec<String> = tail_members(&Baked::default(), &Environment::default())
-            .unwrap()
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
+        let names = |targets| -> Vec<String> {
+            tail_members(&Baked::default(), &Environment::default(), targets)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.name)
+                .collect()
+        };
+        let manifest = Manifest::default();
+        let several = names(Some(&manifest));
+        assert_eq!(
+            several[6..],
+            ["_rshiv/targets.json", "__main__.py", "environment.json"]
+        );
+        let names = names(None);
         assert_eq!(
             names,
             [
@@ -290,6 +320,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
                 "_rshiv/bytecode.py",
                 "_rshiv/extract.py",
                 "_rshiv/runtime.py",
+                "_rshiv/target.py",
                 "_rshiv/unpack.py",
                 "__main__.py",
                 "environment.json"

@@ -96,6 +96,41 @@ pub struct Baked {
     pub unpacked_bytes: u64,
     /// Needs of compiled extensions; `None` for a pure-Python payload.
     pub native: Option<Native>,
+    /// A multi-target payload's targets, in build order (issue 14): the bootstrap picks one
+    /// and puts its fields in place of the top-level ones, which are target 0's. Absent
+    /// (and so not in a single-target `_BAKED` at all) for one target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<BakedTarget>,
+}
+
+/// One target of a multi-target payload, as the bootstrap needs it to choose and run it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BakedTarget {
+    /// The build id a single-target build of this target's tree gets: its extraction is
+    /// `<name>_<build_id>`, as that build's would be.
+    pub build_id: String,
+    /// `[3, 11]`.
+    pub python: [u32; 2],
+    /// The platform tag as given (`manylinux2014_x86_64`), or the build machine's own
+    /// (`linux_x86_64`).
+    pub platform: String,
+    pub native: Option<Native>,
+    pub files: u64,
+    pub unpacked_bytes: u64,
+    pub console_scripts: BTreeMap<String, String>,
+    pub pth: Vec<String>,
+}
+
+impl BakedTarget {
+    /// `cp311-manylinux2014_x86_64`: the target in one word (SBOM properties, messages).
+    pub fn label(&self) -> String {
+        target_label(self.python, &self.platform)
+    }
+}
+
+/// `cp311-manylinux2014_x86_64`.
+pub fn target_label([major, minor]: [u32; 2], platform: &str) -> String {
+    format!("cp{major}{minor}-{platform}")
 }
 
 /// `environment.json`: shiv 1.0.8's fields with the same names and meanings, then rshiv's.
@@ -136,10 +171,54 @@ pub struct Environment {
     /// Set for a locked build; absent otherwise (and in files written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// A multi-target payload's targets, in build order; absent for one target (the
+    /// top-level `build_id` is then the whole payload's, the rest target 0's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<TargetRecord>,
     /// Fields read from a file that this version does not know (a newer rshiv's, another
     /// tool's); never written by the build, kept for `rshiv info --json`.
     #[serde(flatten)]
     pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// One target of a multi-target payload, in `environment.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct TargetRecord {
+    /// As [`BakedTarget::build_id`].
+    pub build_id: String,
+    /// `3.11`.
+    pub python: String,
+    pub platform: String,
+    pub native: Option<Native>,
+    pub files: u64,
+    pub unpacked_bytes: u64,
+    pub distributions: Vec<Distribution>,
+}
+
+impl TargetRecord {
+    /// The record of `baked`'s target, which has these distributions.
+    pub fn of(baked: &BakedTarget, distributions: Vec<Distribution>) -> TargetRecord {
+        let [major, minor] = baked.python;
+        TargetRecord {
+            build_id: baked.build_id.clone(),
+            python: format!("{major}.{minor}"),
+            platform: baked.platform.clone(),
+            native: baked.native.clone(),
+            files: baked.files,
+            unpacked_bytes: baked.unpacked_bytes,
+            distributions,
+        }
+    }
+
+    /// `cp311-manylinux2014_x86_64`; `None` when `python` is not `X.Y`.
+    pub fn label(&self) -> Option<String> {
+        let (major, minor) = self.python.split_once('.')?;
+        Some(target_label(
+            [major.parse().ok()?, minor.parse().ok()?],
+            &self.platform,
+        ))
+    }
 }
 
 impl Environment {
@@ -237,6 +316,7 @@ mod tests {
                 python: Some([3, 11]),
                 ..Native::default()
             }),
+            targets: vec![BakedTarget::default()],
         };
         let baked_json = serde_json::to_value(&baked).unwrap();
         let env_json = serde_json::to_value(Environment::from_baked(&baked)).unwrap();

@@ -10,6 +10,7 @@
 //!   _rshiv/bytecode.py           DEFLATED: the extraction's bytecode loader (copied out)
 //!   _rshiv/extract.py            DEFLATED: the extraction protocol (first runs only)
 //!   _rshiv/runtime.py            DEFLATED: everything after the stub (bootstrap/runtime.py)
+//!   _rshiv/target.py             STORED: the native check, a multi-target pyz's choice of target
 //!   _rshiv/unpack.py             DEFLATED: the payload reader and unpacker (first runs only)
 //!   __main__.py                  STORED: warm path, with the build's constants baked in
 //!   environment.json             DEFLATED: shiv's fields plus rshiv's (see `environment`)
@@ -17,7 +18,7 @@
 //! ```
 //!
 //! Why an inner archive: CPython's `zipimport` reads the whole central directory of the
-//! outer zip at every start (about 50 ms per 6,000 entries). Eight outer entries keep that
+//! outer zip at every start (about 50 ms per 6,000 entries). Nine outer entries keep that
 //! cost flat whatever the payload holds, and since only `zipfile` (which has ZIP64) ever
 //! reads the inner archive, payloads over 65,535 files or 4 GiB run on CPython 3.8.
 //! The payload is the first member, so its data starts at a fixed offset:
@@ -51,10 +52,18 @@
 //! `path bytes, 0x00, "100644" or "100755", 0x00, sha256(contents) (32 raw bytes)`.
 //! It does not depend on compression, timestamps or the shebang, so two builds of the same
 //! tree extract to the same cache directory. `--build-id` replaces it.
+//!
+//! # Several targets
+//!
+//! A payload built for several Python versions or platforms (issue 14) adds
+//! `_rshiv/targets.json` (DEFLATED, right before `__main__.py`) and stores the targets'
+//! differing files under `_rshiv/<i>/` in the inner zip, as `fleet` describes; a
+//! single-target pyz has neither.
 
 pub mod bootstrap;
 pub mod compress;
 pub mod environment;
+pub mod fleet;
 pub mod pack;
 mod parallel;
 #[cfg(test)]

@@ -175,7 +175,7 @@ fn write_payload<W: Write>(
     };
 
     let mut inner = ZipWriter::new(&mut *stream, 0, options.timestamp);
-    let mut build_id = Sha256::new();
+    let mut build_id = BuildId::default();
     let mut summary = PayloadSummary {
         files: payload.len(),
         ..PayloadSummary::default()
@@ -184,12 +184,7 @@ fn write_payload<W: Write>(
     let mut write = |i: usize, packed: Result<Packed>| -> Result<()> {
         let packed = packed?;
         let file = &payload[i];
-        let mode: &[u8] = if file.executable {
-            b"100755"
-        } else {
-            b"100644"
-        };
-        build_id.update([file.path.as_bytes(), b"\0", mode, b"\0", &packed.sha256].concat());
+        build_id.add(&file.path, file.executable, &packed.sha256);
         if file.path.ends_with(".py") {
             let hash = hex(&packed.sha256);
             summary.py_hashes.insert(file.path.clone(), hash);
@@ -206,7 +201,7 @@ fn write_payload<W: Write>(
     summary.payload_bytes = stream.count();
     summary.build_id = match &options.build_id {
         Some(id) => id.clone(),
-        None => hex(&build_id.finalize()),
+        None => build_id.finish(),
     };
     Ok(summary)
 }
@@ -427,6 +422,24 @@ fn check_sorted(payload: &[PayloadFile]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The build id (see `archive`), fed one payload file at a time in entry order.
+#[derive(Default)]
+pub struct BuildId(Sha256);
+
+impl BuildId {
+    /// Add a file: its payload path, whether it is executable, the sha256 of its bytes.
+    pub fn add(&mut self, path: &str, executable: bool, sha256: &[u8; 32]) {
+        let mode: &[u8] = if executable { b"100755" } else { b"100644" };
+        self.0
+            .update([path.as_bytes(), b"\0", mode, b"\0", sha256].concat());
+    }
+
+    /// The id: lowercase hex.
+    pub fn finish(self) -> String {
+        hex(&self.0.finalize())
+    }
 }
 
 /// Lowercase hex of bytes: how rshiv writes every sha256 (build ids, payload hashes,

@@ -10,6 +10,7 @@ use anyhow::Context;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::archive::environment::{Distribution, TargetRecord};
 use crate::cache::human;
 use crate::cli::InfoArgs;
 use crate::diagnostics;
@@ -101,7 +102,7 @@ fn sbom_of(pyz: &Pyz) -> anyhow::Result<Value> {
         sha256: Some(&sha256),
         entry_point: given_opt(&env.entry_point).or(given_opt(&env.script)),
     };
-    Ok(sbom::bom(&subject, &pyz.distributions))
+    Ok(sbom::bom(&subject, &pyz.distributions, &env.targets))
 }
 
 fn file_sha256(path: &Path) -> anyhow::Result<String> {
@@ -185,8 +186,12 @@ fn human_view(pyz: &Pyz) -> String {
             human_bytes(pyz.unpacked_bytes)
         ),
     );
-    let native = crate::tags::native_needs(&pyz.distributions);
-    row("needs", crate::tags::describe(native.as_ref()));
+    if env.targets.is_empty() {
+        let native = crate::tags::native_needs(&pyz.distributions);
+        row("needs", crate::tags::describe(native.as_ref()));
+    } else {
+        row("needs", "per target, below".into());
+    }
     if let Some(preamble) = given_opt(&env.preamble) {
         row("preamble", preamble.to_string());
     }
@@ -220,6 +225,10 @@ fn human_view(pyz: &Pyz) -> String {
         }
     }
 
+    if !env.targets.is_empty() {
+        text.push_str(&targets_view(&env.targets));
+        return text;
+    }
     let count = pyz.distributions.len();
     let noun = if count == 1 {
         "distribution"
@@ -228,15 +237,45 @@ fn human_view(pyz: &Pyz) -> String {
     };
     text.push_str(&format!("\n{count} {noun}\n"));
     if count > 0 {
-        let mut table = vec![["  NAME", "VERSION", "LICENSE"].map(String::from).to_vec()];
-        for dist in &pyz.distributions {
-            table.push(vec![
-                format!("  {}", dist.name),
-                dist.version.clone(),
-                dist.license.clone().unwrap_or_else(|| "-".into()),
-            ]);
-        }
-        text.push_str(&human::table(&table));
+        text.push_str(&distributions_table(&pyz.distributions, "  "));
+    }
+    text
+}
+
+/// NAME, VERSION, LICENSE of each distribution, the first column indented by `indent`.
+fn distributions_table(distributions: &[Distribution], indent: &str) -> String {
+    let mut table = vec![vec![
+        format!("{indent}NAME"),
+        "VERSION".into(),
+        "LICENSE".into(),
+    ]];
+    for dist in distributions {
+        table.push(vec![
+            format!("{indent}{}", dist.name),
+            dist.version.clone(),
+            dist.license.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    human::table(&table)
+}
+
+/// The targets of a multi-target pyz, each with its distributions.
+fn targets_view(targets: &[TargetRecord]) -> String {
+    let mut text = format!("\n{} targets\n", targets.len());
+    for target in targets {
+        let files = match target.files {
+            1 => "1 file".to_string(),
+            n => format!("{n} files"),
+        };
+        text.push_str(&format!(
+            "  CPython {} on {}: build id {}, {files}, {} unpacked, needs {}\n",
+            target.python,
+            target.platform,
+            target.build_id,
+            human_bytes(target.unpacked_bytes),
+            crate::tags::describe(target.native.as_ref())
+        ));
+        text.push_str(&distributions_table(&target.distributions, "    "));
     }
     text
 }

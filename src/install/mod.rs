@@ -33,7 +33,7 @@ pub use args::InstallerArgs;
 pub use interpreter::Interpreter;
 pub use project::{build_local_projects, Prepared};
 pub use request::{names_requirements, InstallRequest};
-pub use target::Target;
+pub use target::{Target, TargetName};
 
 use process::{run_reported, RunError};
 
@@ -53,6 +53,18 @@ trait Frontend {
     fn offline_flag(&self) -> Option<&'static str> {
         None
     }
+    /// The package a failure names as having nothing that fits the target, when the
+    /// installer's output says the requirements cannot be satisfied (not a network error).
+    fn unsatisfiable(&self, output: &str) -> Option<String>;
+}
+
+/// An install that failed because no distribution of `package` fits the target; the
+/// message is the installer's failure as for any other.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Unsatisfiable {
+    pub package: String,
+    message: String,
 }
 
 /// A chosen installer, ready to run.
@@ -101,28 +113,23 @@ impl Installer {
         self.install_with(dest, args, target, Bytecode::Skip, verbose, progress)
     }
 
-    /// Install what `prepared` names into `dest`: finish the install that started while
-    /// the local projects were building, if one did, else install as
-    /// [`Installer::install`] does. The build-time locks are released at the end.
+    /// Install what `prepared` names into `dest` for `target`: finish the install that
+    /// started while the local projects were building, if one did (it is for the first
+    /// target: install for that one first), else install as [`Installer::install`] does.
     pub fn install_prepared(
         &self,
         dest: &Path,
-        prepared: Prepared,
+        prepared: &mut Prepared,
+        target: &Target,
         verbose: bool,
         progress: &dyn Progress,
     ) -> Result<()> {
-        let Prepared {
-            args,
-            target,
-            early,
-            _locks,
-        } = prepared;
-        if let Some(early) = early {
-            if early.finish(self, dest, &args, &target, verbose, progress)? {
+        if let Some(early) = prepared.early.take() {
+            if early.finish(self, dest, &prepared.args, target, verbose, progress)? {
                 return Ok(());
             }
         }
-        self.install(dest, &args, &target, verbose, progress)
+        self.install(dest, &prepared.args, target, verbose, progress)
     }
 
     /// [`Installer::install`], choosing whether the installer compiles bytecode.
@@ -155,7 +162,10 @@ impl Installer {
                     message.push_str(": ");
                     message.push_str(&hint);
                 }
-                bail!(message)
+                match self.frontend.unsatisfiable(&failure.output) {
+                    Some(package) => Err(Unsatisfiable { package, message }.into()),
+                    None => bail!(message),
+                }
             }
             Err(err) => Err(err.into()),
         }
@@ -191,6 +201,21 @@ fn is_executable(path: &Path) -> bool {
     path.metadata()
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
+}
+
+/// The word after the first of `markers` found in `text`, as a package name: cut at the
+/// first character that cannot be in one (`pkg==1.0`, `pkg>=2`, `pkg,`, `` `pkg` ``).
+fn package_after(text: &str, markers: &[&str]) -> Option<String> {
+    markers.iter().find_map(|marker| {
+        let (_, rest) = text.split_once(marker)?;
+        let name: String = rest
+            .trim_start_matches(['`', '\'', '"'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        let name = name.trim_end_matches('.');
+        (!name.is_empty()).then(|| name.to_string())
+    })
 }
 
 /// The last line of an installer's output that looks like an error, for the one-line message.

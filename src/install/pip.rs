@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::Result;
 
-use super::{last_error_line, Bytecode, Frontend, Interpreter, Job};
+use super::{last_error_line, package_after, Bytecode, Frontend, Interpreter, Job};
 
 pub struct Pip {
     python: PathBuf,
@@ -58,5 +58,25 @@ impl Frontend for Pip {
             ));
         }
         last_error_line(output, &["ERROR:", "error:"])
+    }
+
+    /// `ERROR: Could not find a version that satisfies the requirement pkg>=2 (from ...)`.
+    fn unsatisfiable(&self, output: &str) -> Option<String> {
+        package_after(output, &["satisfies the requirement "])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_package_pip_cannot_satisfy_is_named() {
+        let pip = Pip {
+            python: "python3".into(),
+        };
+        let output = "ERROR: Ignored the following versions that require a different python version: 2.0 Requires-Python >=3.11\nERROR: Could not find a version that satisfies the requirement newpy>=2 (from versions: none)\nERROR: No matching distribution found for newpy>=2\n";
+        assert_eq!(pip.unsatisfiable(output).as_deref(), Some("newpy"));
+        assert_eq!(pip.unsatisfiable("ERROR: network is down"), None);
     }
 }

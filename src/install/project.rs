@@ -23,7 +23,6 @@ use super::early::Early;
 use super::process::{run_reported, RunError};
 use super::pyproject::{BuildSystem, ProjectFile};
 use super::request::InstallRequest;
-use super::target::Target;
 use super::Installer;
 use crate::progress::{Progress, Step};
 
@@ -31,11 +30,10 @@ use crate::progress::{Progress, Step};
 const HOOKS: &str = include_str!("pep517_hooks.py");
 
 /// The request's arguments with local projects replaced by their wheels, the install of
-/// their dependencies that runs meanwhile (if any), and the locks that keep those wheels in
-/// place until the installer is done.
+/// their dependencies for the first target that runs meanwhile (if any), and the locks that
+/// keep those wheels in place until every target's install is done.
 pub struct Prepared {
     pub args: InstallerArgs,
-    pub target: Target,
     pub(super) early: Option<Early>,
     pub(super) _locks: Vec<File>,
 }
@@ -45,7 +43,6 @@ impl Prepared {
     pub fn unchanged(request: &InstallRequest) -> Prepared {
         Prepared {
             args: request.args.clone(),
-            target: request.target.clone(),
             early: None,
             _locks: Vec::new(),
         }
@@ -54,7 +51,8 @@ impl Prepared {
 
 /// Build every local project of `request` (unless the user configured the installer's
 /// builds or turned the reuse off), reporting each on stderr through `say`; meanwhile, when
-/// [`Early`] applies, the installer installs their dependencies into `dest`.
+/// [`Early`] applies, the installer installs their dependencies for the request's first
+/// target into `dest` (that target's staging directory).
 pub fn build_local_projects(
     installer: &Installer,
     dest: &Path,
@@ -87,7 +85,8 @@ pub fn build_local_projects(
             .zip(&files)
             .map(|(project, file)| (project, file.declared.as_ref()))
             .collect();
-        prepared.early = Early::start(installer, dest, &request.args, &request.target, &declared)?;
+        let first = &request.targets[0];
+        prepared.early = Early::start(installer, dest, &request.args, first, &declared)?;
     }
     let mut announce_early = verbose && prepared.early.is_some();
     let index_args = request.args.index_options();

@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 
 use super::args::{InstallerArgs, LocalProject};
 use super::lock::{self, Lock};
-use super::target::Target;
+use super::target::{self, Target};
 use crate::cli::{BuildArgs, InstallerChoice};
 
 /// Everything an install needs to know, validated.
@@ -25,8 +25,9 @@ pub struct InstallRequest {
     pub args: InstallerArgs,
     /// The local project directories among `args`, by pip's rule.
     pub local_projects: Vec<LocalProject>,
-    /// What the payload is for.
-    pub target: Target,
+    /// What the payload is for: one install per target, in build order; never empty (one
+    /// target, the build interpreter's own unless the user named another, by default).
+    pub targets: Vec<Target>,
     /// Build local projects in rshiv's reused build environment (not `--no-reuse-build-env`).
     pub reuse_build_env: bool,
     /// Set when nothing was named and the current directory's project is built.
@@ -58,14 +59,15 @@ impl InstallRequest {
             );
             implicit_project = Some(cwd.to_path_buf());
         }
-        let target = Target::take_from(&mut installer_args);
+        let base = Target::take_from(&mut installer_args);
+        let targets = target::product(base, &args.python_version, &args.platform)?;
         let lock = lock::choose(args, &mut installer_args)?;
         Ok(InstallRequest {
             installer: args.installer.unwrap_or(InstallerChoice::Auto),
             build_python: args.build_python.clone(),
             local_projects: installer_args.local_projects(),
             args: installer_args,
-            target,
+            targets,
             reuse_build_env: !args.no_reuse_build_env,
             implicit_project,
             lock,
@@ -74,7 +76,7 @@ impl InstallRequest {
 
     /// Whether the installer is to run: any installer argument was given.
     pub fn installs_anything(&self) -> bool {
-        !self.args.is_empty() || !self.target.is_host()
+        !self.args.is_empty() || self.targets.iter().any(|target| !target.is_host())
     }
 }
 
@@ -104,7 +106,13 @@ mod tests {
         std::fs::write(dir.path().join("pyproject.toml"), "").unwrap();
         let made = request(&["--no-index", "--platform", "win32"], dir.path()).unwrap();
         assert_eq!(made.args.words(), ["--no-index", "."].map(OsString::from));
-        assert_eq!(made.target.platforms, ["win32"]);
+        assert_eq!(
+            made.targets,
+            [Target {
+                platforms: vec!["win32".into()],
+                ..Target::default()
+            }]
+        );
         assert_eq!(made.implicit_project.as_deref(), Some(dir.path()));
     }
 

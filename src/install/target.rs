@@ -7,6 +7,7 @@
 //! [`Target::uv_args`]); both need binaries only for another target, as pip requires.
 
 use std::ffi::OsString;
+use std::fmt;
 
 use anyhow::{bail, Result};
 
@@ -108,6 +109,104 @@ impl Target {
     }
 }
 
+/// The targets a build is for (issue 14): every `--python-version` on every `--platform`
+/// of rshiv's own (versions in the order given, platforms within each), each `base` (what
+/// the installer's own arguments set, after `--`) with that version and platform. No
+/// value on either axis leaves it as `base` has it: one target, as before.
+pub fn product(base: Target, versions: &[String], platforms: &[String]) -> Result<Vec<Target>> {
+    for version in versions {
+        if minor_version(version).is_none() {
+            bail!("--python-version {version:?}: expected X.Y, such as 3.11");
+        }
+    }
+    if !versions.is_empty() && base.python_version.is_some() {
+        bail!(
+            "--python-version is given both to rshiv and after `--` to the installer; give it once"
+        );
+    }
+    if !platforms.is_empty() && (!base.platforms.is_empty() || base.uv_platform.is_some()) {
+        bail!("--platform is given to rshiv, and the installer has a platform too (--platform after `--`, or --python-platform); give the platforms once");
+    }
+    for (axis, values) in [("--python-version", versions), ("--platform", platforms)] {
+        let mut seen = Vec::new();
+        for value in values {
+            if seen.contains(&value) {
+                bail!("{axis} {value} is given twice");
+            }
+            seen.push(value);
+        }
+    }
+    let versions: Vec<Option<&String>> = match versions {
+        [] => vec![None],
+        given => given.iter().map(Some).collect(),
+    };
+    let platforms: Vec<Option<&String>> = match platforms {
+        [] => vec![None],
+        given => given.iter().map(Some).collect(),
+    };
+    let mut targets = Vec::new();
+    for version in &versions {
+        for platform in &platforms {
+            let mut target = base.clone();
+            if let Some(version) = version {
+                target.python_version = Some(version.to_string());
+            }
+            if let Some(platform) = platform {
+                target.platforms = vec![platform.to_string()];
+            }
+            targets.push(target);
+        }
+    }
+    Ok(targets)
+}
+
+/// `3.11` or `3.11.4` -> `[3, 11]`.
+pub fn minor_version(version: &str) -> Option<[u32; 2]> {
+    let mut parts = version.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    match parts.next() {
+        None => Some([major, minor]),
+        Some(patch) => {
+            (patch.parse::<u32>().is_ok() && parts.next().is_none()).then_some([major, minor])
+        }
+    }
+}
+
+/// A target as the pyz records it and people read it: a Python version and one platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetName {
+    /// `[3, 11]`.
+    pub python: [u32; 2],
+    /// The platform tag as given, or the build machine's (`linux_x86_64`).
+    pub platform: String,
+}
+
+impl Target {
+    /// This target's name; what it leaves open is the build interpreter's (`build_version`,
+    /// `3.12.7`) and the build machine's.
+    pub fn name(&self, build_version: &str) -> Result<TargetName> {
+        let version = self.python_version.as_deref().unwrap_or(build_version);
+        let Some(python) = minor_version(version) else {
+            bail!("python version {version:?}: expected X.Y, such as 3.11");
+        };
+        let platform = match (self.platforms.first(), &self.uv_platform) {
+            (Some(tag), _) => tag.clone(),
+            (None, Some(triple)) => triple.clone(),
+            (None, None) => crate::tags::host_platform_tag(),
+        };
+        Ok(TargetName { python, platform })
+    }
+}
+
+impl fmt::Display for TargetName {
+    /// `CPython 3.8 on manylinux2014_x86_64`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [major, minor] = self.python;
+        write!(f, "CPython {major}.{minor} on {}", self.platform)
+    }
+}
+
 /// pip's platform tag (`manylinux2014_x86_64`) as uv's target (`x86_64-manylinux_2_17`).
 /// uv knows no glibc older than 2.17: manylinux1 and manylinux2010 are taken as 2.17.
 fn uv_platform(tag: &str) -> Result<String> {
@@ -178,6 +277,57 @@ mod tests {
         let chosen = parse(&["--no-binary", ":none:"]);
         assert_eq!(target.pip_args(&chosen).unwrap().len(), 4);
         assert!(Target::default().uv_args(&args).unwrap().is_empty());
+    }
+
+    #[test]
+    fn the_targets_are_every_version_on_every_platform() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let base = Target {
+            abis: vec!["cp38".into()],
+            ..Target::default()
+        };
+        let targets = product(
+            base.clone(),
+            &strings(&["3.8", "3.13"]),
+            &strings(&["manylinux2014_x86_64", "manylinux2014_aarch64"]),
+        )
+        .unwrap();
+        let named: Vec<String> = targets
+            .iter()
+            .map(|t| t.name("3.12.1").unwrap().to_string())
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "CPython 3.8 on manylinux2014_x86_64",
+                "CPython 3.8 on manylinux2014_aarch64",
+                "CPython 3.13 on manylinux2014_x86_64",
+                "CPython 3.13 on manylinux2014_aarch64",
+            ]
+        );
+        assert!(targets.iter().all(|t| t.abis == ["cp38"]));
+        assert_eq!(product(base.clone(), &[], &[]).unwrap(), vec![base]);
+        let host = product(Target::default(), &strings(&["3.9"]), &[]).unwrap();
+        assert_eq!(
+            host[0].name("3.12.1").unwrap().platform,
+            crate::tags::host_platform_tag()
+        );
+        assert_eq!(Target::default().name("3.12.1").unwrap().python, [3, 12]);
+        for (versions, platforms, error) in [
+            (&["3"][..], &[][..], "expected X.Y"),
+            (&["3.8", "3.8"], &[], "--python-version 3.8 is given twice"),
+            (&[], &["linux_x86_64", "linux_x86_64"], "given twice"),
+        ] {
+            let err = product(Target::default(), &strings(versions), &strings(platforms))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(error), "{err}");
+        }
+        let after_dashes = Target {
+            python_version: Some("3.9".into()),
+            ..Target::default()
+        };
+        assert!(product(after_dashes, &strings(&["3.8"]), &[]).is_err());
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub struct Wheel {
     files: Vec<(String, Vec<u8>, u32)>,
     console_scripts: Vec<(String, String)>,
     dependencies: Vec<String>,
+    requires_python: Option<String>,
 }
 
 impl Wheel {
@@ -33,6 +34,7 @@ impl Wheel {
             files: Vec::new(),
             console_scripts: Vec::new(),
             dependencies: Vec::new(),
+            requires_python: None,
         }
     }
 
@@ -69,6 +71,12 @@ impl Wheel {
         self
     }
 
+    /// A `Requires-Python` line (`>=3.9`), which installers honour when they choose.
+    pub fn requires_python(mut self, specifier: &str) -> Self {
+        self.requires_python = Some(specifier.to_owned());
+        self
+    }
+
     /// The compatibility tag (PEP 425), `py3-none-any` unless told.
     pub fn tag(mut self, tag: &str) -> Self {
         self.tag = tag.to_owned();
@@ -92,6 +100,9 @@ impl Wheel {
             "Metadata-Version: 2.1\nName: {}\nVersion: {}\nSummary: rshiv test fixture\nLicense: MIT\n",
             self.name, self.version
         );
+        if let Some(specifier) = &self.requires_python {
+            metadata.push_str(&format!("Requires-Python: {specifier}\n"));
+        }
         for dependency in &self.dependencies {
             metadata.push_str(&format!("Requires-Dist: {dependency}\n"));
         }

@@ -146,7 +146,7 @@ out["trash"] = extract.trash_name("api_1", 12, "x9z")
 out["marker_text"] = extract.marker_text("my_app", "b_2", 3, 40)
 out["consts"] = {
     "MARKER": stub.MARKER, "COPY": stub.COPY % ("bytecode", 0xAB), "SOURCES": runtime.SOURCES,
-    "RUNTIME": stub.RUNTIME, "BYTECODE": stub.BYTECODE, "MIRROR": bytecode.MIRROR, "PAYLOAD": unpack.PAYLOAD, "ENVIRONMENT": runtime.ENVIRONMENT,
+    "RUNTIME": stub.RUNTIME, "BYTECODE": stub.BYTECODE, "TARGET": stub.TARGET, "MIRROR": bytecode.MIRROR, "PAYLOAD": unpack.PAYLOAD, "TARGETS": unpack.TARGETS, "VARIANTS": unpack.VARIANTS, "ENVIRONMENT": runtime.ENVIRONMENT,
     "MARKER_VERSION": extract.MARKER_VERSION,
 }
 print(json.dumps(out))
@@ -216,7 +216,10 @@ fn the_bootstrap_follows_the_layout() {
     assert_eq!(consts["MARKER_VERSION"], MARKER_VERSION);
     assert_eq!(consts["RUNTIME"], member::RUNTIME);
     assert_eq!(consts["BYTECODE"], member::BYTECODE);
+    assert_eq!(consts["TARGET"], member::TARGET);
     assert_eq!(consts["MIRROR"], BYTECODE_MIRROR);
     assert_eq!(consts["ENVIRONMENT"], member::ENVIRONMENT);
     assert_eq!(consts["PAYLOAD"], PAYLOAD_NAME);
+    assert_eq!(consts["TARGETS"], member::TARGETS);
+    assert_eq!(consts["VARIANTS"], crate::archive::fleet::VARIANTS_DIR);
 }
