@@ -562,3 +562,176 @@ fn cache_clean_spares_an_interpreter_in_use() {
     t.rshiv().args(["cache", "clean"]).run().success();
     assert!(interpreters(&t).is_empty(), "{:?}", interpreters(&t));
 }
+
+/// `rshiv cache list`, `prune` and `clean` treat an unpacked interpreter as an extraction:
+/// listed with its size, pruned by its last use (which the launcher records), and
+/// unpacked again by the next run.
+#[test]
+fn cache_verbs_cover_interpreters() {
+    let kit = kit!();
+    let t = Test::new();
+    build(&t, kit, &kit.gz, "app");
+    t.command(t.path("app")).run().success();
+    let out = t.rshiv().args(["cache", "list", "--json"]).run();
+    let listed: serde_json::Value = serde_json::from_str(&out.success().stdout).unwrap();
+    let python = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str().unwrap().starts_with("python-3.12."))
+        .unwrap_or_else(|| panic!("no interpreter listed: {listed}"));
+    assert_eq!(python["state"], "idle", "{python}");
+    assert!(python["size"].as_u64().unwrap() > 1_000_000, "{python}");
+    let tree = PathBuf::from(python["path"].as_str().unwrap());
+    let name = tree.file_name().unwrap().to_str().unwrap().to_string();
+    let label = &name[..name.find('_').unwrap() + 13];
+
+    t.rshiv()
+        .args(["cache", "prune", "--older-than", "1d"])
+        .run()
+        .success()
+        .stdout_contains("nothing to remove");
+    let marker = std::fs::File::options()
+        .write(true)
+        .open(tree.join(".rshiv-ready"))
+        .unwrap();
+    let days_ago = std::time::SystemTime::now() - Duration::from_secs(3 * 86_400);
+    marker.set_modified(days_ago).unwrap();
+    t.rshiv()
+        .args(["cache", "prune", "--older-than", "2d", "--dry-run"])
+        .run()
+        .success()
+        .stdout_contains(&format!("would remove {label}"));
+    assert!(tree.is_dir(), "a dry run removes nothing");
+    t.rshiv()
+        .args(["cache", "prune", "--older-than", "2d"])
+        .run()
+        .success()
+        .stdout_contains(&format!("removed {label}"))
+        .stdout_contains("1 removed");
+    assert!(!tree.exists(), "{}", tree.display());
+    assert!(
+        support::listing(&t.root())
+            .iter()
+            .any(|n| n.starts_with("app_")),
+        "the payload, used just now, is kept"
+    );
+
+    run_hidden(&t, "app", &[])
+        .success()
+        .stdout_contains("3.12.");
+    assert!(tree.is_dir(), "the next run unpacks it again");
+    t.rshiv()
+        .args(["cache", "clean"])
+        .run()
+        .success()
+        .stdout_contains(&format!("removed {label}"));
+    assert!(interpreters(&t).is_empty(), "{:?}", interpreters(&t));
+}
+
+/// An archive laid out as python-build-standalone's `install_only` ones are (its build
+/// script's `make install` tree, renamed from `python/install/` to `python/`): `python3` and
+/// `python` symlinks to `python3.12`, a hard link, an empty `lib-dynload/.empty`, man pages
+/// and pkg-config files linked by version, pip's `#!/bin/sh` exec script, no `__pycache__`,
+/// no `PYTHON.json`; its members in an order that puts every symlink before its target.
+#[test]
+fn an_install_only_layout_is_read_and_unpacked() {
+    use std::os::unix::fs::MetadataExt;
+    let kit = kit!();
+    let t = Test::new();
+    let tree = kit.gz.with_file_name("python");
+    t.mkdir("pbs");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(&tree)
+        .arg(t.path("pbs/python"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let sh = |script: &str| {
+        let status = Command::new("/bin/sh")
+            .args(["-ec", script])
+            .current_dir(t.path("pbs"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "{script}");
+    };
+    let pip = "#!/bin/sh\n'''exec' \"$(dirname -- \"$(realpath -- \"$0\")\")/python3.12\" \"$0\" \"$@\"\n' '''\nprint('pip')\n";
+    make_executable(&t.write("pbs/python/bin/pip3", pip));
+    t.write("pbs/python/lib/python3.12/lib-dynload/.empty", "");
+    t.write(
+        "pbs/python/lib/pkgconfig/python-3.12.pc",
+        "prefix=${pcfiledir}/../..\n",
+    );
+    t.write("pbs/python/share/man/man1/python3.12.1", "man\n");
+    t.write("pbs/python/share/terminfo/x/xterm", "xterm\n");
+    let symlink = |target: &str, link: &str| {
+        let link = t.path("pbs/python").join(link);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(target, link).unwrap();
+    };
+    symlink("python3.12", "bin/python");
+    symlink("python-3.12.pc", "lib/pkgconfig/python3.pc");
+    symlink("python3.12.1", "share/man/man1/python3.1");
+    std::fs::hard_link(
+        t.path("pbs/python/share/terminfo/x/xterm"),
+        t.path("pbs/python/share/terminfo/x/xterm-256color"),
+    )
+    .unwrap();
+    sh("{ find python -type l; find python ! -type l; } > members
+        tar --no-recursion -czf pbs.tar.gz -T members");
+    build(&t, kit, &t.path("pbs/pbs.tar.gz"), "app");
+    let out = run_hidden(&t, "app", &["5"]);
+    out.code(5).stdout_contains(" speedup-3.12 5\n");
+    let trees = interpreters(&t);
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    let unpacked = t.root().join(&trees[0]).join("python");
+    for (link, target) in [
+        ("bin/python3", "python3.12"),
+        ("bin/python", "python3.12"),
+        ("lib/pkgconfig/python3.pc", "python-3.12.pc"),
+        ("share/man/man1/python3.1", "python3.12.1"),
+    ] {
+        let read = std::fs::read_link(unpacked.join(link));
+        assert_eq!(read.ok(), Some(PathBuf::from(target)), "{link}");
+    }
+    let inode = |name: &str| std::fs::metadata(unpacked.join(name)).unwrap().ino();
+    assert_eq!(
+        inode("share/terminfo/x/xterm"),
+        inode("share/terminfo/x/xterm-256color")
+    );
+    assert!(unpacked.join("lib/python3.12/lib-dynload/.empty").is_file());
+    let mut pip = t.command(unpacked.join("bin/pip3"));
+    pip.run().success().stdout_is("pip\n");
+}
+
+/// A free-threaded build (`python3.13t`) is refused by name, not as "no interpreter".
+#[test]
+fn a_free_threaded_archive_is_refused_by_name() {
+    let kit = kit!();
+    let t = Test::new();
+    let wheels = hello(&t);
+    let mut elf = b"\x7fELF\x02\x01\x01".to_vec();
+    elf.resize(64, 0);
+    elf[18] = 0x3e;
+    t.write("ft/python/bin/python3.13t", &elf);
+    t.write("ft/python/lib/python3.13t/os.py", "");
+    std::os::unix::fs::symlink("python3.13t", t.path("ft/python/bin/python3.13")).unwrap();
+    let status = Command::new("tar")
+        .args(["-czf", "ft.tar.gz", "-C", "ft", "python"])
+        .current_dir(t.dir())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    t.rshiv()
+        .env("RSHIV_LAUNCHER", &kit.launcher)
+        .args(["--no-index", "--find-links"])
+        .arg(&wheels)
+        .arg("--python-dist")
+        .arg(t.path("ft.tar.gz"))
+        .args(["-c", "hello", "-o", "app", "hello"])
+        .run()
+        .code(1)
+        .stderr_line_with(&["is a free-threaded CPython 3.13t"]);
+    assert!(!t.path("app").exists());
+}

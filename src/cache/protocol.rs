@@ -10,7 +10,9 @@
 //!    then [`publish`] it: marker last, one atomic rename.
 //!
 //! Whatever is not trusted ([`Refused`]) is never used nor deleted: the caller goes to the
-//! user's private fallback root ([`super::layout::fallback_root`]) and says why.
+//! user's private fallback root ([`super::layout::fallback_root`], made or checked by
+//! [`private_fallback`]) and says why. While the cache root is not writable
+//! ([`super::trust::root_writable`]), the fallback is looked in first, as the bootstrap does.
 
 use std::fs::{File, TryLockError};
 use std::io::{self, Write};
@@ -184,6 +186,31 @@ pub fn publish(root: &Path, stem: &str, work: &Path, marker: &str) -> anyhow::Re
         let _ = std::fs::remove_dir_all(&trash);
     }
     fs_err::rename(work, &final_dir)?;
+    Ok(())
+}
+
+/// Create (0700) or accept the user's private fallback root `path`, used because `root`
+/// cannot be (`reason`); refuse anyone else's, a symlink, or one under another user's
+/// files (`private_fallback` of bootstrap/extract.py).
+pub fn private_fallback(path: &Path, root: &Path, reason: &str) -> anyhow::Result<()> {
+    let made = std::fs::DirBuilder::new().mode(0o700).create(path);
+    if let Err(err) = made {
+        if err.kind() != io::ErrorKind::AlreadyExists {
+            anyhow::bail!(
+                "cannot write to {} ({reason}) nor create {} ({err})",
+                root.display(),
+                path.display()
+            );
+        }
+    }
+    if !trust::is_private_dir(path) || trust::root_problem(path).is_some() {
+        anyhow::bail!(
+            "cannot write to {} ({reason}), and the fallback {} is not a private directory of \
+             this user",
+            root.display(),
+            path.display()
+        );
+    }
     Ok(())
 }
 

@@ -50,6 +50,34 @@ pub fn ours(path: &Path) -> bool {
         .is_ok_and(|meta| meta.mode() & S_IFMT == S_IFDIR && meta.uid() == euid())
 }
 
+/// Whether `path` is a real directory of this (real) user that no one else may write: what
+/// the private fallback root must be (`is_private_dir` of bootstrap/__main__.py).
+pub fn is_private_dir(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|meta| {
+        meta.mode() & S_IFMT == S_IFDIR
+            && meta.mode() & GROUP_OR_OTHER_WRITE == 0
+            && meta.uid() == super::current_uid()
+    })
+}
+
+/// Whether `root` is, or could be made as, a directory this process may write into
+/// (`root_writable` of bootstrap/__main__.py): its nearest existing part is a directory
+/// that access(2) lets us write. While it is not, the fallback root is looked in first.
+pub fn root_writable(root: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(existing) = root
+        .ancestors()
+        .find(|path| std::fs::symlink_metadata(path).is_ok())
+    else {
+        return false;
+    };
+    let Ok(path) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access(2) reads a NUL-terminated path and has no other effect.
+    existing.is_dir() && unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0
+}
+
 /// Why the cache root `root` (absolute) is not to be used, or None. A missing part is
 /// fine: whoever uses the root makes it, and checks again.
 pub fn root_problem(root: &Path) -> Option<String> {
@@ -287,12 +315,20 @@ mod tests {
 
     /// The bootstrap's `root_problem` on `root`, run by a real Python.
     fn bootstrap_problem(root: &Path) -> Option<String> {
+        bootstrap_says("root_problem", root)
+    }
+
+    /// What the bootstrap's `function(path)` returns, as text ('' for None or False).
+    fn bootstrap_says(function: &str, path: &Path) -> Option<String> {
         let dir = tempfile::tempdir().unwrap();
         crate::archive::bootstrap::write_package(dir.path());
-        let script = "import sys\nsys.path.insert(0, sys.argv[1])\nimport stub\n\
-                      print(stub.root_problem(sys.argv[2]) or '')";
+        let script = format!(
+            "import sys\nsys.path.insert(0, sys.argv[1])\nimport stub\n\
+             print(stub.{function}(sys.argv[2]) or '')"
+        );
+        let root = path;
         let output = std::process::Command::new("python3")
-            .args(["-I", "-c", script])
+            .args(["-I", "-c", &script])
             .arg(dir.path())
             .arg(root)
             .output()
@@ -350,5 +386,33 @@ mod tests {
             let why = problem(&owned.join("cache")).unwrap();
             assert!(why.contains("belongs to another user (uid 54321)"), "{why}");
         }
+    }
+
+    /// The fallback root's checks agree with the bootstrap's `is_private_dir` and
+    /// `root_writable` (the launcher decides with these where the bootstrap decides with those).
+    #[test]
+    fn private_and_writable_agree_with_the_bootstrap() {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private");
+        std::fs::create_dir(&private).unwrap();
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let open = dir.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&private, &link).unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let says = |function: &str, path: &Path| bootstrap_says(function, path).is_some();
+        for path in [&private, &open, &link, &file, &dir.path().join("absent")] {
+            assert_eq!(
+                is_private_dir(path),
+                says("is_private_dir", path),
+                "{path:?}"
+            );
+            assert_eq!(root_writable(path), says("root_writable", path), "{path:?}");
+        }
+        assert!(is_private_dir(&private) && !is_private_dir(&open) && !is_private_dir(&link));
+        assert!(root_writable(&file.join("below")) == says("root_writable", &file.join("below")));
     }
 }

@@ -1,8 +1,10 @@
 //! Reading an interpreter archive: a tar stream, gzip (RFC 1952) or zstd (RFC 8878)
 //! compressed, told apart by its first bytes. Shared by the build (`dist`) and the launcher.
 
+use std::collections::HashSet;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -45,8 +47,7 @@ impl Compression {
         Ok(match self {
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(raw)),
             Compression::Zstd => Box::new(
-                ruzstd::decoding::StreamingDecoder::new(raw)
-                    .map_err(|err| anyhow::anyhow!("not a zstd stream: {err}"))?,
+                zstd::stream::read::Decoder::new(raw).context("cannot start a zstd decoder")?,
             ),
         })
     }
@@ -62,10 +63,12 @@ pub fn unpack(
     dest: &Path,
 ) -> (String, Result<()>) {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    // Read chunks go back to be filled again (zeroing a new one costs as much as copying it).
+    let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         let producer = scope.spawn(move || {
             let mut hasher = Sha256::new();
-            let decoded = decode_into(compression, &mut raw, &mut hasher, tx);
+            let decoded = decode_into(compression, &mut raw, &mut hasher, (tx, spent_rx));
             let rest = std::io::copy(&mut raw, &mut hasher);
             let result = decoded.and(
                 rest.map(drop)
@@ -76,6 +79,7 @@ pub fn unpack(
         let untarred = untar(
             Chunks {
                 rx,
+                spent: spent_tx,
                 chunk: Vec::new(),
                 at: 0,
             },
@@ -87,16 +91,18 @@ pub fn unpack(
 }
 
 /// Decompress `raw` (hashing what is read) in chunks into `tx`, until the end or until the
-/// receiver hangs up.
+/// receiver hangs up; the chunks it is done with come back through `spent`.
 fn decode_into(
     compression: Compression,
     raw: &mut dyn Read,
     hasher: &mut Sha256,
-    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    (tx, spent): (SyncSender<Vec<u8>>, Receiver<Vec<u8>>),
 ) -> Result<()> {
+    const CHUNK: usize = 256 << 10;
     let mut decoder = compression.decoder(Hashing { raw, hasher })?;
     loop {
-        let mut chunk = vec![0u8; 256 << 10];
+        let mut chunk = spent.try_recv().unwrap_or_default();
+        chunk.resize(CHUNK, 0);
         let n = decoder
             .read(&mut chunk)
             .context("cannot decompress the interpreter archive")?;
@@ -124,9 +130,10 @@ impl Read for Hashing<'_> {
     }
 }
 
-/// The decompressed stream, as chunks from the decompression thread.
+/// The decompressed stream, as chunks from the decompression thread (sent back once read).
 struct Chunks {
-    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    rx: Receiver<Vec<u8>>,
+    spent: Sender<Vec<u8>>,
     chunk: Vec<u8>,
     at: usize,
 }
@@ -135,7 +142,11 @@ impl Read for Chunks {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.at == self.chunk.len() {
             match self.rx.recv() {
-                Ok(chunk) => (self.chunk, self.at) = (chunk, 0),
+                Ok(chunk) => {
+                    let read = std::mem::replace(&mut self.chunk, chunk);
+                    self.at = 0;
+                    let _ = self.spent.send(read);
+                }
                 Err(_) => return Ok(0),
             }
         }
@@ -146,13 +157,22 @@ impl Read for Chunks {
     }
 }
 
-/// Unpack a tar stream into `dest`. Members that would land outside `dest` (`..`, absolute
-/// paths) are refused by the tar crate.
+/// Unpack a tar stream into `dest`, a fresh directory of ours. The checks tar's
+/// `unpack_in` makes by canonicalizing every member's parent (a dozen readlink(2) calls
+/// each, a tenth of a cold start), made on the names instead: a member's path may not
+/// hold `..` (a leading `/` is dropped, as GNU tar does), nothing is written through a
+/// symlink the archive made (the only kind `dest` can hold), and a hard link names a member
+/// inside the tree.
 fn untar(stream: impl Read, dest: &Path) -> Result<()> {
     let mut tar = tar::Archive::new(stream);
     tar.set_preserve_permissions(true);
     tar.set_preserve_mtime(true);
     tar.set_overwrite(false);
+    let mut tree = Tree {
+        dest,
+        dirs: HashSet::from([PathBuf::new()]),
+        links: HashSet::new(),
+    };
     for entry in tar
         .entries()
         .context("cannot read the interpreter archive")?
@@ -160,14 +180,143 @@ fn untar(stream: impl Read, dest: &Path) -> Result<()> {
         let mut entry = entry.context("cannot read the interpreter archive")?;
         let name = entry
             .path()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
-        let inside = entry
-            .unpack_in(dest)
-            .with_context(|| format!("cannot unpack {name} into {}", dest.display()))?;
-        if !inside {
-            bail!("the interpreter archive holds a member outside its tree: {name}");
-        }
+            .context("cannot read the interpreter archive")?
+            .into_owned();
+        tree.unpack(&mut entry, &name)
+            .with_context(|| format!("cannot unpack {} into {}", name.display(), dest.display()))?;
     }
     Ok(())
+}
+
+/// What [`untar`] has made so far, relative to `dest`.
+struct Tree<'a> {
+    dest: &'a Path,
+    /// Directories known to exist.
+    dirs: HashSet<PathBuf>,
+    /// Symlinks made: never a parent of a later member.
+    links: HashSet<PathBuf>,
+}
+
+impl Tree<'_> {
+    fn unpack(&mut self, entry: &mut tar::Entry<impl Read>, name: &Path) -> Result<()> {
+        let relative = self.member(name)?;
+        if relative.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let parent = relative.parent().unwrap_or(Path::new(""));
+        if !self.dirs.contains(parent) {
+            std::fs::create_dir_all(self.dest.join(parent))?;
+            self.dirs.extend(parent.ancestors().map(Path::to_path_buf));
+        }
+        let target = self.dest.join(&relative);
+        let kind = entry.header().entry_type();
+        if kind.is_hard_link() {
+            let source = entry
+                .link_name()?
+                .context("a hard link names no member")?
+                .into_owned();
+            let source = self.member(&source)?;
+            std::fs::hard_link(self.dest.join(source), &target)?;
+            return Ok(());
+        }
+        entry.unpack(&target)?;
+        if kind.is_symlink() {
+            self.links.insert(relative);
+        } else if kind.is_dir() {
+            self.dirs.insert(relative);
+        }
+        Ok(())
+    }
+
+    /// `name` relative to `dest`, refused when it leaves the tree or goes through a symlink.
+    fn member(&self, name: &Path) -> Result<PathBuf> {
+        let mut relative = PathBuf::new();
+        for part in name.components() {
+            match part {
+                Component::Normal(part) => relative.push(part),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+                Component::ParentDir => bail!(
+                    "the interpreter archive holds a member outside its tree: {}",
+                    name.display()
+                ),
+            }
+        }
+        if relative.ancestors().skip(1).any(|a| self.links.contains(a)) {
+            bail!(
+                "the interpreter archive holds a member behind one of its symlinks: {}",
+                name.display()
+            );
+        }
+        Ok(relative)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar stream of `(name, link target)` members: a symlink, a hard link (`=` before the
+    /// target) or, with no target, a file holding its name.
+    fn tar_of(members: &[(&str, Option<&str>)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, target) in members {
+            // Names written raw: the builder itself refuses `..`, and these must hold it.
+            let mut header = tar::Header::new_gnu();
+            header.as_mut_bytes()[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_mode(0o644);
+            let (kind, link, data) = match target.map(|t| (t.strip_prefix('='), t)) {
+                Some((Some(hard), _)) => (tar::EntryType::Link, hard, ""),
+                Some((None, soft)) => (tar::EntryType::Symlink, soft, ""),
+                None => (tar::EntryType::Regular, "", *name),
+            };
+            header.set_entry_type(kind);
+            header.as_mut_bytes()[157..157 + link.len()].copy_from_slice(link.as_bytes());
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+            builder.append(&header, data.as_bytes()).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn unpacks_links_and_refuses_what_leaves_the_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("ok");
+        std::fs::create_dir(&dest).unwrap();
+        let members = [
+            ("python/bin/python3", Some("python3.12")),
+            ("python/bin/python3.12", None),
+            ("./python/lib/a/b.py", None),
+            ("python/lib/c.py", Some("=python/lib/a/b.py")),
+        ];
+        untar(&tar_of(&members)[..], &dest).unwrap();
+        let bin = dest.join("python/bin");
+        assert_eq!(
+            std::fs::read_to_string(bin.join("python3")).unwrap(),
+            "python/bin/python3.12"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dest.join("python/lib/c.py")).unwrap(),
+            "./python/lib/a/b.py"
+        );
+
+        let refused = |members: &[(&str, Option<&str>)], needle: &str| {
+            let dest = tempfile::tempdir_in(dir.path()).unwrap();
+            let err = untar(&tar_of(members)[..], dest.path()).unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{err:#}");
+        };
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let outside = outside.to_str().unwrap();
+        refused(&[("python/../../x", None)], "outside its tree");
+        refused(
+            &[("python", Some(outside)), ("python/x", None)],
+            "behind one of its symlinks",
+        );
+        refused(
+            &[("python/x", Some("=../../etc/passwd"))],
+            "outside its tree",
+        );
+        assert_eq!(std::fs::read_dir(outside).unwrap().count(), 0);
+    }
 }

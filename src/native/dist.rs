@@ -1,8 +1,12 @@
 //! What an interpreter archive holds: the Python version and platform, read from the archive
 //! itself (never from the build machine), so the payload can be resolved for it.
 //!
-//! Accepted layout: python-build-standalone's `install_only` (`python/bin/python3.X`,
-//! `python/lib/python3.X/os.py`), or any relocatable CPython tree laid out the same way.
+//! Accepted layout: python-build-standalone's `install_only` and `install_only_stripped`
+//! archives (its `python/install/` tree renamed to `python/`: `python/bin/python3.X`, with
+//! `python3` and `python` symlinks to it, `python/lib/python3.X/os.py`,
+//! `python/lib/libpython3.X.so.1.0`, `python/include/python3.X/`, `python/share/`; no
+//! `PYTHON.json`, no `__pycache__`), or any relocatable CPython tree laid out the same way.
+//! A free-threaded build (`python3.13t`, `lib/python3.13t/`) is refused by name.
 //! The version is `PY_VERSION` of `python/include/python3.X/patchlevel.h` when present,
 //! else `3.X`; the CPU is the ELF header's `e_machine` of `python/bin/python3.X`; the libc
 //! is the one named by `_sysconfigdata_*` or `config-3.X-*` (`...-linux-musl`), else glibc.
@@ -88,9 +92,21 @@ pub fn inspect(path: &Path) -> Result<Dist> {
         }
         seen.note(&name, &mut entry).map_err(unreadable)?;
     }
-    let (minor, executable, machine) = seen.interpreter().ok_or_else(|| {
-        not_one("it holds no python/bin/python3.X beside python/lib/python3.X/os.py")
-    })?;
+    let (minor, executable, machine) = match (seen.interpreter(), &seen.freethreaded) {
+        (Some(found), _) => found,
+        (None, Some(minor)) => {
+            bail!(
+                "{} is a free-threaded CPython {minor}, which rshiv does not bundle (use the \
+                 archive of the default build)",
+                path.display()
+            )
+        }
+        (None, None) => {
+            return Err(not_one(
+                "it holds no python/bin/python3.X beside python/lib/python3.X/os.py",
+            ))
+        }
+    };
     let arch = elf_arch(&machine)
         .ok_or_else(|| not_one(&format!("{executable} is not a Linux ELF executable")))?;
     let libc = if seen.musl { "musl" } else { "gnu" };
@@ -120,6 +136,8 @@ struct Seen {
     /// `(3.12, first bytes)` for each regular `python/bin/python3.12`.
     binaries: Vec<(String, Vec<u8>)>,
     patchlevel: Option<String>,
+    /// `3.13t` for a free-threaded build's `python/lib/python3.13t/os.py`.
+    freethreaded: Option<String>,
     musl: bool,
     files: u64,
     unpacked_bytes: u64,
@@ -131,8 +149,11 @@ impl Seen {
             self.musl |= name.contains("-linux-musl");
         }
         if let Some(rest) = name.strip_prefix("python/lib/") {
-            if let Some(minor) = rest.strip_suffix("/os.py").and_then(minor_of) {
+            let lib = rest.strip_suffix("/os.py");
+            if let Some(minor) = lib.and_then(minor_of) {
                 self.stdlib.push(minor);
+            } else if let Some(minor) = lib.and_then(|l| minor_of(l.strip_suffix('t')?)) {
+                self.freethreaded = Some(format!("{minor}t"));
             }
         } else if let Some(minor) = name.strip_prefix("python/bin/").and_then(minor_of) {
             let mut head = Vec::with_capacity(20);

@@ -4,8 +4,8 @@
 //! The warm path is a few small reads and one flock; every error is one line on stderr.
 
 use std::fs::File;
+use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::fs::FileExt;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -117,17 +117,26 @@ fn install(exe: &Path, file: &File, trailer: &Trailer, var: Vars) -> Result<Publ
     let root = layout::cache_root(var, trailer.root.as_deref())
         .context("cannot find the cache root: HOME is not set; set RSHIV_ROOT")?;
     let fallback = layout::fallback_root(var, crate::cache::current_uid());
+    // The bootstrap's `find_extraction`: the cache root, else the private fallback while the
+    // cache root cannot be written or trusted.
+    let in_fallback = || {
+        trust::is_private_dir(&fallback)
+            .then(|| protocol::open_published(&fallback, &stem).ok().flatten())
+            .flatten()
+    };
     let problem = trust::root_problem(&root);
     if problem.is_none() {
         match protocol::open_published(&root, &stem) {
             Ok(Some(found)) => return Ok(found),
-            Ok(None) if writable(&root) => {}
+            Ok(None) if trust::root_writable(&root) => {}
             Ok(None) | Err(_) => {
-                if let Ok(Some(found)) = protocol::open_published(&fallback, &stem) {
+                if let Some(found) = in_fallback() {
                     return Ok(found);
                 }
             }
         }
+    } else if let Some(found) = in_fallback() {
+        return Ok(found);
     }
     let marker = layout::Marker {
         name,
@@ -157,7 +166,7 @@ fn install(exe: &Path, file: &File, trailer: &Trailer, var: Vars) -> Result<Publ
         root.display(),
         fallback.display()
     ));
-    private_dir(&fallback, &root, &reason)?;
+    protocol::private_fallback(&fallback, &root, &reason)?;
     if let Ok(Some(found)) = protocol::open_published(&fallback, &stem) {
         return Ok(found);
     }
@@ -216,49 +225,6 @@ fn create(
             )
         })
         .map_err(Failed::Other)
-}
-
-/// Whether `root` is, or could be made as, a directory this process may write into
-/// (`root_writable` of bootstrap/__main__.py): while it is not, the fallback is looked in
-/// first, without a warning at every start.
-fn writable(root: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Some(existing) = root
-        .ancestors()
-        .find(|p| std::fs::symlink_metadata(p).is_ok())
-    else {
-        return false;
-    };
-    let Ok(path) = std::ffi::CString::new(existing.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access reads a NUL-terminated path and has no other effect.
-    existing.is_dir() && unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0
-}
-
-/// Create (0700) or accept the per-user fallback root; refuse anyone else's or a symlink.
-fn private_dir(path: &Path, root: &Path, reason: &str) -> Result<()> {
-    let made = std::fs::DirBuilder::new().mode(0o700).create(path);
-    if let Err(err) = made {
-        if err.kind() != std::io::ErrorKind::AlreadyExists {
-            bail!(
-                "cannot write to {} ({reason}) nor create {} ({err})",
-                root.display(),
-                path.display()
-            );
-        }
-    }
-    let meta = std::fs::symlink_metadata(path)?;
-    let private =
-        meta.is_dir() && meta.uid() == crate::cache::current_uid() && trust::trusted(&meta);
-    if !private {
-        bail!(
-            "cannot write to {} ({reason}), and the fallback {} is not a private directory of this user",
-            root.display(),
-            path.display()
-        );
-    }
-    Ok(())
 }
 
 /// RSHIV_LOCK_TIMEOUT, else SHIV_LOCK_TIMEOUT, in seconds; 600 by default (the bootstrap's).
