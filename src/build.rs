@@ -61,6 +61,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     // a second install's `bin/` into the first's.
     let (locked_dir, _locked_pending) = scratch_dir("rshiv-locked-")?;
     let mut provenance = None;
+    let mut hashed = None;
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
         if let Some(bundle) = &bundle {
@@ -88,10 +89,14 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
                 locked.provenance(
                     lock,
                     project.as_deref().unwrap_or(Path::new(".")),
-                    installer.name(),
+                    install::lock::recorded_installer(&installer),
                 ),
                 locked,
             ));
+        } else {
+            hashed = install::lock::hashed_requirements(&request.args, || {
+                install::lock::recorded_installer(&installer)
+            })?;
         }
         let prepared = install::build_local_projects(
             &installer,
@@ -148,10 +153,10 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
     let mut distributions = tree.distributions;
     if let Some((_, locked)) = &provenance {
         for dist in &mut distributions {
-            dist.sha256 = locked.wheel_hash(dist);
+            locked.record(dist);
         }
     }
-    let provenance = provenance.map(|(record, _)| record);
+    let provenance = provenance.map(|(record, _)| record).or(hashed);
     let payload: Vec<_> = tree.files.into_values().collect();
     let mut tail = |summary: &PayloadSummary| {
         let baked = Baked {

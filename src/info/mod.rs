@@ -228,13 +228,21 @@ fn human_view(pyz: &Pyz) -> String {
     };
     text.push_str(&format!("\n{count} {noun}\n"));
     if count > 0 {
-        let mut table = vec![["  NAME", "VERSION", "LICENSE"].map(String::from).to_vec()];
+        // A locked build says which of the lock's files each came from.
+        let files = pyz.distributions.iter().any(|d| d.file.is_some());
+        let mut header = vec!["  NAME", "VERSION", "LICENSE"];
+        header.extend(files.then_some("FILE"));
+        let mut table = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
         for dist in &pyz.distributions {
-            table.push(vec![
+            let mut row = vec![
                 format!("  {}", dist.name),
                 dist.version.clone(),
                 dist.license.clone().unwrap_or_else(|| "-".into()),
-            ]);
+            ];
+            if files {
+                row.push(dist.file.clone().unwrap_or_else(|| "-".into()));
+            }
+            table.push(row);
         }
         text.push_str(&human::table(&table));
     }
