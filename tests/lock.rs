@@ -9,13 +9,25 @@ use sha2::{Digest, Sha256};
 
 use crate::support::{has_uv, uv, Installer, Project, Pyz, Test, Wheel};
 
-/// A PEP 503 tree of generated wheels under `<test>/index`, served by `python -m
-/// http.server` on 127.0.0.1 until dropped; each link carries a `#sha256=` fragment.
+/// A PEP 503 tree of generated wheels under `<test>/index`, served by Python's
+/// `http.server` on 127.0.0.1 until dropped; each link carries a `#sha256=` fragment. Every
+/// response says `Cache-Control: max-age=0`, so that an installer revalidates what it
+/// cached (a real index's pages go stale within minutes); each request is logged to
+/// `<test>/index.log`.
 struct Index {
     dir: PathBuf,
     port: u16,
     server: std::process::Child,
 }
+
+/// `http.server`'s directory handler, its responses marked stale at once.
+const SERVER: &str = "import http.server, sys
+class Stale(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self):
+        self.send_header('Cache-Control', 'max-age=0, must-revalidate')
+        super().end_headers()
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), Stale).serve_forever()
+";
 
 impl Index {
     #[track_caller]
@@ -30,7 +42,7 @@ impl Index {
         let python = crate::support::any_python().expect("a python for the index server");
         let server = t
             .command(python)
-            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .args(["-c", SERVER])
             .arg(port.to_string())
             .current_dir(&dir)
             .spawn(&t.path("index.log"));
@@ -794,4 +806,19 @@ fn extras_and_groups_repeat_and_default_groups_are_read() {
         ["exa", "exb", "gone", "gtwo", "lintpkg"]
     );
     assert_eq!(installed(&["--group", "dev"]), ["lintpkg", "devtool"]);
+}
+
+#[test]
+fn a_warm_locked_build_sends_the_index_no_request() {
+    let Some((t, _index, dir)) = locked_world() else {
+        return;
+    };
+    build(&t, &dir, Installer::Uv, &[], "first.pyz").success();
+    let requests = || {
+        let log = std::fs::read_to_string(t.path("index.log")).unwrap();
+        log.lines().filter(|l| l.contains("\"GET ")).count()
+    };
+    let before = requests();
+    build(&t, &dir, Installer::Uv, &[], "second.pyz").success();
+    assert_eq!(requests(), before, "no request for what the cache holds");
 }
