@@ -98,17 +98,20 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
                 install::lock::recorded_installer(&installer)
             })?;
         }
-        let prepared = install::build_local_projects(
-            &installer,
-            staging.path(),
-            request,
-            settings.verbose,
-            progress,
-            &diagnostics::note,
-        )?;
-        diagnostics::note(&format!("installing with {}", installer.describe()));
-        installer.install_prepared(staging.path(), prepared, settings.verbose, progress)?;
-        stage::normalize_installed(staging.path())?;
+        // A lock alone (`--lock pylock.toml`, no project) leaves nothing else to install.
+        if request.lock.is_none() || request.args.names_requirements() {
+            let prepared = install::build_local_projects(
+                &installer,
+                staging.path(),
+                request,
+                settings.verbose,
+                progress,
+                &diagnostics::note,
+            )?;
+            diagnostics::note(&format!("installing with {}", installer.describe()));
+            installer.install_prepared(staging.path(), prepared, settings.verbose, progress)?;
+            stage::normalize_installed(staging.path())?;
+        }
         interpreter = Some(installer.python);
     }
     let mut roots = vec![

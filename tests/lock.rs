@@ -365,6 +365,18 @@ fn a_pylock_toml_pins_the_build() {
     .stderr_contains("using pylock.toml");
     assert!(payload_has(&t.path("app.pyz"), "dep-1.0.dist-info"));
     assert!(!payload_has(&t.path("app.pyz"), "devtool"));
+    // The lock alone, outside the project: its entries, the project's directory too.
+    for installer in [Installer::Uv, Installer::Pip] {
+        t.rshiv()
+            .installer(installer)
+            .args(["--lock", "app/pylock.toml", "-c", "app", "-o", "alone.pyz"])
+            .run()
+            .success();
+        t.pyz(&crate::support::any_python().unwrap(), "alone.pyz")
+            .run()
+            .success()
+            .stdout_is("1.0\n");
+    }
 }
 
 #[test]

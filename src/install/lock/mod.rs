@@ -239,7 +239,7 @@ fn choose_file(pin: &Pin, tags: &TagEnvironment, path: &Path) -> Result<Option<L
 
 /// The lock `args` ask for, if any: `--lock FILE`, else the `uv.lock` of the one local
 /// project named, unless `--no-lock`. With a lock, the installer's arguments may name the
-/// project alone, and get `--no-deps`: its dependencies come from the lock.
+/// project alone (or nothing), and get `--no-deps`: its dependencies come from the lock.
 pub fn choose(args: &BuildArgs, installer_args: &mut InstallerArgs) -> Result<Option<Lock>> {
     let projects = installer_args.local_projects();
     let lock = if args.no_lock {
@@ -274,9 +274,11 @@ pub fn choose(args: &BuildArgs, installer_args: &mut InstallerArgs) -> Result<Op
             lock.path.display()
         );
     }
-    let mut words = installer_args.words();
-    words.push("--no-deps".into());
-    *installer_args = InstallerArgs::parse(words);
+    if !projects.is_empty() {
+        let mut words = installer_args.words();
+        words.push("--no-deps".into());
+        *installer_args = InstallerArgs::parse(words);
+    }
     Ok(Some(lock))
 }
 
