@@ -39,7 +39,7 @@ RUNTIME_VARIABLES = (
     "PYTHONDONTWRITEBYTECODE", "RSHIV_LOCK_TIMEOUT",
 )
 
-BUILD_TOOLS = ("rshiv-uv", "rshiv-pip", "shiv", "pex", "zipapp")
+BUILD_TOOLS = ("rshiv-uv", "rshiv-lock", "rshiv-pip", "shiv", "pex", "zipapp")
 
 # `--compression all`: every family rshiv offers that the stdlib's zipfile extracts. The
 # slowest deflate levels (10-12, zopfli) are left to an explicit list.
@@ -70,6 +70,8 @@ class Workload:
     # Dirs the baseline puts on sys.path; "install" means the sources installed by uv.
     baseline_path: list = field(default_factory=list)
     build_runs: int = 5
+    # Whether `rshiv-lock` builds it from a lock (the trivial app has nothing to lock).
+    lockable: bool = True
 
 
 def workloads():
@@ -85,6 +87,7 @@ def workloads():
             expect="hello",
             zipapp_src=trivial / "src",
             baseline_path=[str(trivial / "src")],
+            lockable=False,
         ),
         "simple_api": Workload(
             name="simple_api",
@@ -146,19 +149,47 @@ class Context:
         suffix = ".pex" if tool == "pex" else ".pyz"
         return self.work / "out" / workload.name / f"{tool}{suffix}"
 
-    def sources(self, workload):
-        """The installer arguments: the fresh copy of the project, or `-r FILE`."""
+    def sources(self, workload, tool=None):
+        """The installer arguments: the fresh copy of the project, or `-r FILE`; for the
+        locked build of a requirements workload, `--lock` and its pylock.toml instead."""
         if workload.project:
             return [str(self.work / "src" / workload.name)]
+        if tool == "rshiv-lock":
+            return ["--lock", str(self.lock(workload))]
         return ["-r", str(workload.requirements)]
 
-    def fresh_project(self, workload):
-        """Copy the workload's project to where sources() points, replacing any old copy."""
+    def fresh_project(self, workload, tool=None):
+        """Copy the workload's project to where sources() points, replacing any old copy;
+        for the locked build, with the workload's uv.lock beside its pyproject.toml."""
         if workload.project:
             copy = Path(self.sources(workload)[0])
             shutil.rmtree(copy, ignore_errors=True)
             shutil.copytree(workload.project, copy, ignore=shutil.ignore_patterns(
                 "build", "*.egg-info", "__pycache__"))
+            if tool == "rshiv-lock":
+                shutil.copy(self.lock(workload), copy / "uv.lock")
+
+    def lock(self, workload):
+        """The workload's lock, made once (with the venv's uv, from the index as it is
+        then) into work/locks/: a project's uv.lock (`uv lock`), a requirements file's
+        pylock.toml (`uv pip compile --format pylock.toml`). A rerun reuses it, so every
+        locked build installs the same files."""
+        where = self.work / "locks" / workload.name
+        lock = where / ("uv.lock" if workload.project else "pylock.toml")
+        if lock.exists():
+            return lock
+        say(f"[{workload.name}] making {lock}")
+        where.mkdir(parents=True, exist_ok=True)
+        uv = str(self.venv_bin / "uv")
+        if workload.project:
+            shutil.copy(workload.project / "pyproject.toml", where / "pyproject.toml")
+            cmd = [uv, "lock", "--python", self.python]
+        else:
+            cmd = [uv, "pip", "compile", "--format", "pylock.toml", "--python", self.python,
+                   "-o", str(lock), str(workload.requirements)]
+        subprocess.run(cmd, env=self.build_env(), cwd=where, check=True,
+                       stdout=subprocess.DEVNULL)
+        return lock
 
     def log(self, workload, tool, what):
         """A log file for one command's output, kept for post-mortems."""
@@ -179,9 +210,11 @@ def build_command(ctx, workload, tool, out):
     if tool.startswith("rshiv-compression-"):
         method = ["--compression", tool.removeprefix("rshiv-compression-")]
         return [ctx.rshiv, *method, "-o", str(out), *target, *ctx.sources(workload)]
-    if tool in ("rshiv-uv", "rshiv-pip"):
+    if tool in ("rshiv-uv", "rshiv-pip", "rshiv-lock"):
         installer = ["--installer", "pip"] if tool == "rshiv-pip" else []
-        return [ctx.rshiv, *installer, "-o", str(out), *target, *ctx.sources(workload)]
+        if tool == "rshiv-lock" and not workload.lockable:
+            return None
+        return [ctx.rshiv, *installer, "-o", str(out), *target, *ctx.sources(workload, tool)]
     if tool == "shiv":
         return [str(ctx.venv_bin / "shiv"), "-o", str(out), *target, *ctx.sources(workload)]
     if tool == "pex":
@@ -204,7 +237,7 @@ def build_once(ctx, workload, tool, poll, what):
     if out.exists():
         out.unlink()
     cmd = build_command(ctx, workload, tool, out)
-    ctx.fresh_project(workload)
+    ctx.fresh_project(workload, tool)
     with open(ctx.log(workload, tool, what), "w") as log:
         log.write(" ".join(cmd) + "\n")
         log.flush()

@@ -94,6 +94,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         .collect::<Result<Vec<_>>>()?;
     let mut interpreter = None;
     let mut provenance = None;
+    let mut hashed = None;
     if request.installs_anything() {
         let installer = Installer::detect(request.installer, request.build_python.as_deref())?;
         if let Some(bundle) = &bundle {
@@ -124,37 +125,43 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
                 stage.locked = Some(locked);
                 Ok(())
             })?;
+        } else {
+            hashed = install::lock::hashed_requirements(&request.args, || {
+                install::lock::recorded_installer(&installer)
+            })?;
         }
         request.targets = stages.iter().map(|stage| stage.target.clone()).collect();
-        let mut prepared = install::build_local_projects(
-            &installer,
-            stages[0].staging(),
-            &request,
-            settings.verbose,
-            progress,
-            &diagnostics::note,
-        )?;
-        diagnostics::note(&format!("installing with {}", installer.describe()));
-        for_each_target(&mut stages, settings, |stage| {
-            if let Some(name) = &stage.name {
-                diagnostics::note(&format!("installing for {name}"));
-            }
-            installer.install_prepared(
-                stage.staging(),
-                &mut prepared,
-                &stage.target,
+        // A lock alone (`--lock pylock.toml`, no project) leaves nothing else to install.
+        if request.lock.is_none() || request.args.names_requirements() {
+            let mut prepared = install::build_local_projects(
+                &installer,
+                stages[0].staging(),
+                &request,
                 settings.verbose,
                 progress,
+                &diagnostics::note,
             )?;
-            stage::normalize_installed(stage.staging())
-        })?;
-        drop(prepared);
+            diagnostics::note(&format!("installing with {}", installer.describe()));
+            for_each_target(&mut stages, settings, |stage| {
+                if let Some(name) = &stage.name {
+                    diagnostics::note(&format!("installing for {name}"));
+                }
+                installer.install_prepared(
+                    stage.staging(),
+                    &mut prepared,
+                    &stage.target,
+                    settings.verbose,
+                    progress,
+                )?;
+                stage::normalize_installed(stage.staging())
+            })?;
+        }
         if let (Some(lock), Some(locked)) = (&request.lock, &stages[0].locked) {
             let project = request.local_projects.first().map(|p| p.dir.clone());
             provenance = Some(locked.provenance(
                 lock,
                 project.as_deref().unwrap_or(Path::new(".")),
-                installer.name(),
+                install::lock::recorded_installer(&installer),
             ));
         }
         interpreter = Some(installer.python);
@@ -169,7 +176,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         let mut tree = stage::collect(&roots)?;
         if let Some(locked) = &stage.locked {
             for dist in &mut tree.distributions {
-                dist.sha256 = locked.wheel_hash(dist);
+                locked.record(dist);
             }
         }
         trees.push(tree);
@@ -233,6 +240,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             (std::mem::take(&mut fleet.merged.payload), Some(fleet))
         }
     };
+    let provenance = provenance.or(hashed);
     let mut tail = |summary: &PayloadSummary| {
         let baked = match &fleet {
             Some(fleet) => Baked {

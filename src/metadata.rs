@@ -37,6 +37,7 @@ pub fn parse_distribution(metadata: &str, wheel: Option<&str>) -> Distribution {
         summary: first("Summary"),
         tags: wheel.map(wheel_tags).unwrap_or_default(),
         sha256: None,
+        file: None,
     }
 }
 

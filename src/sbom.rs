@@ -315,6 +315,7 @@ mod tests {
             summary: Some(format!("{name} summary")),
             tags: vec!["py3-none-any".into()],
             sha256: None,
+            file: None,
         }
     }
 

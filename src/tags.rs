@@ -1,9 +1,14 @@
-//! What a payload's compiled extensions need from the interpreter that runs it, read from
-//! the compatibility tags of its wheels (PEP 425; platform tags from PEP 600 manylinux and
-//! PEP 656 musllinux).
+//! Compatibility tags (PEP 425; platform tags from PEP 600 manylinux and PEP 656
+//! musllinux): what a payload's compiled extensions need from the interpreter that runs
+//! it, and which of a package's wheels an interpreter (or a cross target) can install,
+//! best first, as an installer ranks them.
 //!
 //! A tag is `python-abi-platform`, possibly compressed (`cp38.cp39-abi3-linux_x86_64`).
 //! A wheel whose tags are all `none`-ABI and `any`-platform is pure Python and asks nothing.
+
+mod supported;
+
+pub use supported::{expand, expand_platform, wheel_file_tags, TagEnvironment, HOST_PROBE};
 
 use crate::archive::environment::{Distribution, Native};
 

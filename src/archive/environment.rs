@@ -23,18 +23,23 @@ pub struct Distribution {
     /// `sha256:<hex>` of the wheel that was installed, where a lock names it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// The lock's file it was installed from (`dep-1.0-cp312-cp312-manylinux_2_17_x86_64.whl`,
+    /// or the sdist it was built from), where a lock names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// Where the payload's dependencies came from, when a lock pinned them.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Provenance {
-    /// The lock file, relative to the project (`uv.lock`, `pylock.toml`).
+    /// The lock file, relative to the project (`uv.lock`, `pylock.toml`; a hash-checked
+    /// requirements file as given).
     pub lock: String,
     /// sha256 hex of the lock file's bytes.
     pub lock_sha256: String,
-    /// `uv.lock` or `pylock`.
+    /// `uv.lock`, `pylock` or `requirements`.
     pub lock_kind: String,
-    /// The installer and its version (`uv 0.13.9`; `pip`).
+    /// The installer and its version (`uv 0.13.9`, `pip 24.0`).
     pub installer: String,
     /// The index URLs the pins were installed from, credentials removed.
     pub index_urls: Vec<String>,

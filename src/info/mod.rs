@@ -242,19 +242,27 @@ fn human_view(pyz: &Pyz) -> String {
     text
 }
 
-/// NAME, VERSION, LICENSE of each distribution, the first column indented by `indent`.
+/// NAME, VERSION, LICENSE of each distribution, the first column indented by `indent`;
+/// a locked build adds FILE, the lock's file each came from.
 fn distributions_table(distributions: &[Distribution], indent: &str) -> String {
-    let mut table = vec![vec![
+    let files = distributions.iter().any(|d| d.file.is_some());
+    let mut header = vec![
         format!("{indent}NAME"),
         "VERSION".into(),
         "LICENSE".into(),
-    ]];
+    ];
+    header.extend(files.then(|| "FILE".to_string()));
+    let mut table = vec![header];
     for dist in distributions {
-        table.push(vec![
+        let mut row = vec![
             format!("{indent}{}", dist.name),
             dist.version.clone(),
             dist.license.clone().unwrap_or_else(|| "-".into()),
-        ]);
+        ];
+        if files {
+            row.push(dist.file.clone().unwrap_or_else(|| "-".into()));
+        }
+        table.push(row);
     }
     human::table(&table)
 }

@@ -20,6 +20,19 @@ impl Pip {
     }
 }
 
+/// The version of the pip that `python -m pip` runs, from its metadata (no pip import).
+pub fn version(python: &Interpreter) -> Option<String> {
+    let output = Command::new(&python.executable)
+        .args([
+            "-c",
+            "from importlib.metadata import version; print(version('pip'))",
+        ])
+        .output()
+        .ok()?;
+    let version = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (output.status.success() && !version.is_empty()).then_some(version)
+}
+
 impl Frontend for Pip {
     fn describe(&self) -> String {
         "pip".to_string()

@@ -43,8 +43,11 @@ impl InstallRequest {
         let mut installer_args = InstallerArgs::parse(args.installer_args.iter().cloned());
         installer_args.check_refused()?;
         let mut implicit_project = None;
-        if !installer_args.names_requirements() && args.site_packages.is_empty() {
-            if !cwd.join("pyproject.toml").is_file() && !cwd.join("setup.py").is_file() {
+        let here = cwd.join("pyproject.toml").is_file() || cwd.join("setup.py").is_file();
+        // `--lock pylock.toml` alone, outside a project, installs what the lock pins.
+        let lock_alone = args.lock.is_some() && !here;
+        if !installer_args.names_requirements() && args.site_packages.is_empty() && !lock_alone {
+            if !here {
                 bail!(
                     "nothing to build: give requirements (e.g. `.` or `-r requirements.txt`), \
                      or --site-packages, or run in a project directory (no pyproject.toml or setup.py in {})",
@@ -74,9 +77,11 @@ impl InstallRequest {
         })
     }
 
-    /// Whether the installer is to run: any installer argument was given.
+    /// Whether the installer is to run: any installer argument was given, or a lock.
     pub fn installs_anything(&self) -> bool {
-        !self.args.is_empty() || self.targets.iter().any(|target| !target.is_host())
+        !self.args.is_empty()
+            || self.targets.iter().any(|target| !target.is_host())
+            || self.lock.is_some()
     }
 }
 

@@ -1,5 +1,6 @@
-//! The PEP 508 marker environment of a target: the build interpreter's own values, with
-//! the Python version and platform replaced when the install is for another target.
+//! A target's environment, from one run of the build interpreter: its PEP 508 markers
+//! (the interpreter's own values, with the Python version and platform replaced for another
+//! target) and its PEP 425 tags ([`TagEnvironment`], retargeted the same way).
 
 use std::process::Command;
 
@@ -9,16 +10,17 @@ use serde_json::{Map, Value};
 
 use crate::install::target::Target;
 use crate::install::Interpreter;
-use crate::tags::Platform;
+use crate::tags::{Platform, TagEnvironment, HOST_PROBE};
 
-/// PEP 508's environment markers, as the specification computes them.
-const PROBE: &str = r#"import json, os, platform, sys
+/// PEP 508's environment markers, as the specification computes them, and the tag facts
+/// of [`HOST_PROBE`].
+const MARKERS_PROBE: &str = r#"import json, os, platform, sys
 def full(info):
     v = "%d.%d.%d" % (info.major, info.minor, info.micro)
     if info.releaselevel != "final":
         v += info.releaselevel[0] + str(info.serial)
     return v
-print(json.dumps({
+print(json.dumps({"tags": tag_facts(), "markers": {
     "implementation_name": sys.implementation.name,
     "implementation_version": full(sys.implementation.version),
     "os_name": os.name,
@@ -30,18 +32,62 @@ print(json.dumps({
     "python_full_version": platform.python_version(),
     "python_version": ".".join(platform.python_version_tuple()[:2]),
     "sys_platform": sys.platform,
-}))"#;
+}}))"#;
 
-/// The marker environment `target` has, from `python`'s for what the target leaves open.
-pub fn target_environment(python: &Interpreter, target: &Target) -> Result<MarkerEnvironment> {
+/// The marker and tag environments `target` has, from `python`'s for what the target
+/// leaves open.
+pub fn target_environment(
+    python: &Interpreter,
+    target: &Target,
+) -> Result<(MarkerEnvironment, TagEnvironment)> {
     let output = Command::new(&python.executable)
-        .args(["-I", "-c", PROBE])
+        .args(["-I", "-c", &format!("{HOST_PROBE}\n{MARKERS_PROBE}")])
         .output()
         .with_context(|| format!("could not run {}", python.executable.display()))?;
-    let mut values: Map<String, Value> = serde_json::from_slice(&output.stdout)
-        .with_context(|| format!("{} did not report its markers", python.executable.display()))?;
+    let reported = || format!("{} did not report its markers", python.executable.display());
+    let mut facts: Map<String, Value> =
+        serde_json::from_slice(&output.stdout).with_context(reported)?;
+    let (Some(Value::Object(mut values)), Some(tags)) =
+        (facts.remove("markers"), facts.remove("tags"))
+    else {
+        anyhow::bail!(reported());
+    };
     override_for(&mut values, target);
-    serde_json::from_value(Value::Object(values)).context("unusable marker environment")
+    let markers =
+        serde_json::from_value(Value::Object(values)).context("unusable marker environment")?;
+    let host = TagEnvironment::host(tags).map_err(anyhow::Error::msg)?;
+    let tags = host
+        .retarget(
+            target.python_version.as_deref(),
+            target.implementation.as_deref(),
+            &target.abis,
+            &target_platforms(target)?,
+        )
+        .map_err(anyhow::Error::msg)?;
+    Ok((markers, tags))
+}
+
+/// The target's platform tags: pip's `--platform`s, or uv's `--python-platform` read as
+/// the tag uv takes it for.
+fn target_platforms(target: &Target) -> Result<Vec<String>> {
+    let Some(triple) = &target.uv_platform else {
+        return Ok(target.platforms.clone());
+    };
+    let (arch, system) = triple.split_once('-').unwrap_or(("x86_64", triple));
+    let tag = match system {
+        "linux" | "unknown-linux-gnu" => format!("manylinux_2_17_{arch}"),
+        "unknown-linux-musl" => format!("musllinux_1_2_{arch}"),
+        "apple-darwin" | "macos" if arch == "aarch64" => "macosx_11_0_arm64".to_string(),
+        "apple-darwin" | "macos" => "macosx_10_12_x86_64".to_string(),
+        "pc-windows-msvc" | "windows" => "win_amd64".to_string(),
+        other => match other.strip_prefix("manylinux_") {
+            Some(version) => format!("manylinux_{version}_{arch}"),
+            None => anyhow::bail!(
+                "--python-platform {triple}: rshiv cannot choose wheels from a lock for it; give pip's --platform TAG"
+            ),
+        },
+    };
+    Ok(vec![tag])
 }
 
 /// Replace the markers that `target` names: its Python version, its first platform.

@@ -2,17 +2,23 @@
 //! lock file rshiv reads), turned into pinned requirements that the installer installs in
 //! hash-checking mode.
 //!
-//! The lock is the authority. Each package it selects for the target becomes one line
-//! `name==version --hash=sha256:...` (every file the lock lists for that version), given
-//! to the installer with `--require-hashes --no-deps`: nothing is resolved, and a file
-//! whose bytes differ from the lock's is refused even when the index's page was changed to
-//! match. The project itself (the lock's editable or directory entry) is built from source
-//! and installed as a normal local project, with `--no-deps`.
+//! The lock is the authority. For each package it selects for the target, rshiv picks the
+//! one file an installer would: the wheel whose tags rank best for the target (PEP 425,
+//! [`TagEnvironment`]), else the sdist. That file becomes one line `name==version
+//! --hash=sha256:...` (an archive entry: `name @ URL --hash=...`), given to the installer
+//! with `--require-hashes --no-deps`: nothing is resolved, no other file of that version
+//! can be installed, and a file whose bytes differ from the lock's is refused even when the
+//! index's page was changed to match. The project itself (the lock's editable or directory
+//! entry) is built from source and installed as a normal local project, with `--no-deps`;
+//! other directory and vcs entries are built from their source ([`sources`]).
 
+mod hashed;
 mod markers;
 mod pylock;
+mod sources;
 mod uv_lock;
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -23,17 +29,21 @@ use pep508_rs::pep440_rs::VersionSpecifiers;
 use pep508_rs::{MarkerEnvironment, MarkerTree};
 use sha2::{Digest, Sha256};
 
+pub use hashed::provenance as hashed_requirements;
 pub use markers::target_environment;
+pub use sources::Source;
 
 use super::args::{Arg, InstallerArgs};
 use super::flags::Role;
+use super::process::run_captured;
 use super::target::Target;
-use super::{Installer, Interpreter};
+use super::{Bytecode, Installer, Interpreter, Job};
 use crate::archive::environment::{Distribution, Provenance};
 use crate::archive::hex;
 use crate::cli::BuildArgs;
 use crate::metadata::normalize_name as normalize;
 use crate::progress::Progress;
+use crate::tags::{expand_platform, wheel_file_tags, TagEnvironment};
 
 /// Which kind of file a lock is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,15 +85,46 @@ enum Parsed {
     Pylock(pylock::Pylock),
 }
 
-/// One package the lock pins.
+/// One package the lock pins to files with hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pin {
     pub name: String,
     pub version: String,
-    /// `sha256:<hex>` of every file the lock lists for it.
-    pub hashes: Vec<String>,
-    /// Its wheels: (file name, `sha256:<hex>`).
-    pub wheels: Vec<(String, String)>,
+    /// Its wheels.
+    pub wheels: Vec<LockedFile>,
+    pub sdist: Option<LockedFile>,
+    /// An archive entry's URL (or `file://` URL of its path): installed from there rather
+    /// than found on an index by version.
+    pub direct: Option<String>,
+    /// The file chosen for the target (set by [`Lock::select`]).
+    pub chosen: Option<LockedFile>,
+}
+
+/// A file the lock lists, with its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockedFile {
+    /// The file's name (`dep-1.0-py3-none-any.whl`).
+    pub name: String,
+    /// `sha256:<hex>`.
+    pub hash: String,
+}
+
+impl LockedFile {
+    /// The file at `location` (a URL or path), when the lock gives its sha256.
+    fn new(location: &str, sha256: Option<&str>) -> Option<LockedFile> {
+        let hash = sha256?;
+        let hash = if hash.starts_with("sha256:") {
+            hash.to_string()
+        } else if hash.contains(':') {
+            return None;
+        } else {
+            format!("sha256:{hash}")
+        };
+        Some(LockedFile {
+            name: file_name(location),
+            hash,
+        })
+    }
 }
 
 /// What a lock selects for one target.
@@ -91,24 +132,33 @@ pub struct Pin {
 pub struct Locked {
     /// Sorted by name.
     pub pins: Vec<Pin>,
+    /// Directory and vcs entries besides the project, built from their source.
+    pub sources: Vec<Source>,
     /// The indexes the pins come from, in the lock's order.
     pub indexes: Vec<String>,
 }
 
 impl Lock {
     /// Read the `uv.lock` beside `project/pyproject.toml`, and fail when it no longer
-    /// matches the project's requirements.
+    /// matches the project's requirements. The groups are `groups` and the project's
+    /// default groups but `dev`.
     pub fn read_uv(project: &Path, extras: &[String], groups: &[String]) -> Result<Lock> {
         let path = project.join("uv.lock");
         let bytes = fs_err::read(&path)?;
         let lock = uv_lock::UvLock::parse(&String::from_utf8_lossy(&bytes), &path)?;
-        lock.check_fresh(&project.join("pyproject.toml"), &path)?;
+        let defaults = lock.check_fresh(&project.join("pyproject.toml"), &path)?;
+        let mut groups: Vec<String> = groups.iter().map(|g| normalize(g)).collect();
+        for group in defaults {
+            if !groups.contains(&group) {
+                groups.push(group);
+            }
+        }
         Ok(Lock {
             sha256: hex(&Sha256::digest(&bytes)),
             path,
             kind: LockKind::UvLock,
             extras: extras.iter().map(|e| normalize(e)).collect(),
-            groups: groups.iter().map(|g| normalize(g)).collect(),
+            groups,
             parsed: Parsed::Uv(lock),
         })
     }
@@ -132,19 +182,64 @@ impl Lock {
     }
 
     /// The packages the lock selects for `target`, whose markers are evaluated for the
-    /// environment `python` has (or the target's, for another target).
+    /// environment `python` has (or the target's, for another target), each with the file
+    /// chosen for the target's tags.
     pub fn select(&self, python: &Interpreter, target: &Target) -> Result<Locked> {
-        let env = target_environment(python, target)?;
-        match &self.parsed {
-            Parsed::Uv(lock) => lock.select(&env, &self.extras, &self.groups, &self.path),
-            Parsed::Pylock(lock) => lock.select(&env, &self.path),
+        let (markers, tags) = target_environment(python, target)?;
+        self.select_for(&markers, &tags)
+    }
+
+    /// [`Lock::select`] for known environments.
+    fn select_for(&self, markers: &MarkerEnvironment, tags: &TagEnvironment) -> Result<Locked> {
+        let mut locked = match &self.parsed {
+            Parsed::Uv(lock) => lock.select(markers, &self.extras, &self.groups, &self.path),
+            Parsed::Pylock(lock) => lock.select(markers, &self.path),
+        }?;
+        for pin in &mut locked.pins {
+            pin.chosen = choose_file(pin, tags, &self.path)?;
         }
+        Ok(locked)
+    }
+}
+
+/// The file of `pin` an installer would install for `tags`: its best wheel, else its
+/// sdist; an archive entry's own file. An error naming the package and the target when
+/// none fits.
+fn choose_file(pin: &Pin, tags: &TagEnvironment, path: &Path) -> Result<Option<LockedFile>> {
+    if pin.direct.is_some() {
+        let file = pin.wheels.first().or(pin.sdist.as_ref());
+        let fits = file.is_some_and(|f| {
+            wheel_file_tags(&f.name).is_empty() || tags.best_wheel([f.name.as_str()]).is_some()
+        });
+        if !fits {
+            bail!(
+                "{}: {} {}'s archive is not for the target ({})",
+                path.display(),
+                pin.name,
+                pin.version,
+                tags.describe()
+            );
+        }
+        return Ok(file.cloned());
+    }
+    if let Some(best) = tags.best_wheel(pin.wheels.iter().map(|w| w.name.as_str())) {
+        return Ok(Some(pin.wheels[best].clone()));
+    }
+    match &pin.sdist {
+        Some(sdist) => Ok(Some(sdist.clone())),
+        None => bail!(
+            "{}: no wheel of {} {} fits the target ({}) and the lock has no sdist of it",
+            path.display(),
+            pin.name,
+            pin.version,
+            tags.describe()
+        ),
     }
 }
 
 /// The lock `args` ask for, if any: `--lock FILE`, else the `uv.lock` of the one local
 /// project named, unless `--no-lock`. With a lock, the installer's arguments may name the
-/// project alone, and get `--no-deps`: its dependencies come from the lock.
+/// project alone (or nothing), and get `--no-deps`: its dependencies come from the lock.
 pub fn choose(args: &BuildArgs, installer_args: &mut InstallerArgs) -> Result<Option<Lock>> {
     let projects = installer_args.local_projects();
     let lock = if args.no_lock {
@@ -179,9 +274,11 @@ pub fn choose(args: &BuildArgs, installer_args: &mut InstallerArgs) -> Result<Op
             lock.path.display()
         );
     }
-    let mut words = installer_args.words();
-    words.push("--no-deps".into());
-    *installer_args = InstallerArgs::parse(words);
+    if !projects.is_empty() {
+        let mut words = installer_args.words();
+        words.push("--no-deps".into());
+        *installer_args = InstallerArgs::parse(words);
+    }
     Ok(Some(lock))
 }
 
@@ -208,22 +305,21 @@ fn read_named(file: &Path, args: &BuildArgs) -> Result<Lock> {
 }
 
 impl Locked {
-    /// `sha256:<hex>` of the lock's wheel that `dist` was installed from: the one wheel
-    /// of its pin, or the one whose file name's tags (PEP 425, compressed sets expanded)
-    /// are the installed `WHEEL` file's.
-    pub fn wheel_hash(&self, dist: &Distribution) -> Option<String> {
-        let pin = self.pins.iter().find(|pin| {
-            normalize(&pin.name) == normalize(&dist.name) && pin.version == dist.version
-        })?;
-        if let [(_, hash)] = pin.wheels.as_slice() {
-            return Some(hash.clone());
-        }
-        let mut installed = dist.tags.clone();
-        installed.sort();
-        pin.wheels
+    /// Record in `dist` the lock's file it was installed from, and that file's sha256 when
+    /// it is the wheel itself (not an sdist the installer built).
+    pub fn record(&self, dist: &mut Distribution) {
+        let Some(file) = self
+            .pins
             .iter()
-            .find(|(name, _)| expanded_tags(name) == installed)
-            .map(|(_, hash)| hash.clone())
+            .find(|pin| {
+                normalize(&pin.name) == normalize(&dist.name) && pin.version == dist.version
+            })
+            .and_then(|pin| pin.chosen.as_ref())
+        else {
+            return;
+        };
+        dist.file = Some(file.name.clone());
+        dist.sha256 = file.name.ends_with(".whl").then(|| file.hash.clone());
     }
 
     /// What environment.json records of this locked build.
@@ -243,13 +339,21 @@ impl Locked {
         }
     }
 
-    /// The pins as a requirements file for hash-checking mode.
+    /// The pins as a requirements file for hash-checking mode: each with the hash of the
+    /// file chosen for the target alone.
     pub fn requirements(&self) -> String {
         let mut text = String::new();
         for pin in &self.pins {
-            let _ = write!(text, "{}=={}", pin.name, pin.version);
-            for hash in &pin.hashes {
-                let _ = write!(text, " \\\n    --hash={hash}");
+            match &pin.direct {
+                Some(url) => {
+                    let _ = write!(text, "{} @ {url}", pin.name);
+                }
+                None => {
+                    let _ = write!(text, "{}=={}", pin.name, pin.version);
+                }
+            }
+            if let Some(file) = &pin.chosen {
+                let _ = write!(text, " \\\n    --hash={}", file.hash);
             }
             text.push('\n');
         }
@@ -259,7 +363,9 @@ impl Locked {
 
 /// Install what `lock` pins for `target` into `dest`: the pins as a requirements file,
 /// `--require-hashes --no-deps`, with the user's index options (`args`: `--offline`,
-/// `--index-url`, ...), from the lock's own indexes unless those name an index.
+/// `--index-url`, ...), from the lock's own indexes unless those name an index; then the
+/// lock's directory and vcs entries, built from source ([`sources`]). The project named
+/// among `args` is left to the caller.
 pub fn install(
     installer: &Installer,
     dest: &Path,
@@ -268,23 +374,19 @@ pub fn install(
     verbose: bool,
     progress: &dyn Progress,
 ) -> Result<Locked> {
-    let locked = lock.select(&installer.python, target)?;
-    if locked.pins.is_empty() {
-        return Ok(locked);
-    }
-    let dir = tempfile::Builder::new().prefix("rshiv-lock-").tempdir()?;
-    let file = dir.path().join("locked-requirements.txt");
-    fs_err::write(&file, locked.requirements())?;
-    let mut words: Vec<std::ffi::OsString> = vec![
-        "--require-hashes".into(),
-        "--no-deps".into(),
-        "-r".into(),
-        file.into(),
-    ];
+    let mut locked = lock.select(&installer.python, target)?;
+    let projects: Vec<PathBuf> = args
+        .local_projects()
+        .iter()
+        .filter_map(|p| p.dir.canonicalize().ok())
+        .collect();
+    locked.sources.retain(|source| match &source.kind {
+        sources::SourceKind::Directory(dir) => !projects.iter().any(|p| p == dir),
+        _ => true,
+    });
     let index = args.index_options();
     let given = index_urls(&index);
-    words.extend(index.words());
-    let mut locked = locked;
+    let mut words = index.words();
     if given.is_empty() {
         for (n, url) in locked.indexes.iter().enumerate() {
             words.push(
@@ -300,14 +402,102 @@ pub fn install(
     } else {
         locked.indexes = given;
     }
+    let target = &for_installer(installer, target, &locked);
+    if !locked.pins.is_empty() {
+        let dir = tempfile::Builder::new().prefix("rshiv-lock-").tempdir()?;
+        let file = dir.path().join("locked-requirements.txt");
+        fs_err::write(&file, locked.requirements())?;
+        let mut pinned = words.clone();
+        pinned.extend([
+            "--require-hashes".into(),
+            "--no-deps".into(),
+            "-r".into(),
+            file.into(),
+        ]);
+        install_cached_first(installer, dest, pinned, target, verbose, progress)?;
+    }
+    let index = InstallerArgs::parse(words);
+    sources::install(
+        installer,
+        dest,
+        &locked.sources,
+        (&index, target),
+        verbose,
+        progress,
+    )?;
+    Ok(locked)
+}
+
+/// `target` as the installer is to be told it. pip takes `--platform TAG` for that tag
+/// alone (PEP 600's older glibcs only for the legacy aliases): it gets every platform the
+/// chosen files were ranked for, so that it accepts the file chosen. uv expands them itself.
+fn for_installer(installer: &Installer, target: &Target, locked: &Locked) -> Target {
+    let is_pip = installer.name().starts_with("pip");
+    if !is_pip || target.platforms.is_empty() || locked.pins.is_empty() {
+        return target.clone();
+    }
+    let mut platforms: Vec<String> = Vec::new();
+    for tag in target.platforms.iter().flat_map(|p| expand_platform(p)) {
+        if !platforms.contains(&tag) {
+            platforms.push(tag);
+        }
+    }
+    Target {
+        platforms,
+        ..target.clone()
+    }
+}
+
+/// Install `words` into `dest`, first from the installer's cache alone when it can (uv's
+/// `--offline`), quietly: with warm caches a locked build then sends no request at all
+/// (the hashes decide what is installed, not an index page). What the cache lacks is
+/// installed online, into an emptied `dest`.
+fn install_cached_first(
+    installer: &Installer,
+    dest: &Path,
+    words: Vec<OsString>,
+    target: &Target,
+    verbose: bool,
+    progress: &dyn Progress,
+) -> Result<()> {
+    if let Some(offline) = installer.frontend.offline_flag() {
+        if !words.iter().any(|word| word == offline) {
+            let mut trial = words.clone();
+            trial.push(offline.into());
+            let args = InstallerArgs::parse(trial);
+            let command = installer.frontend.command(&Job {
+                dest,
+                args: &args,
+                target,
+                bytecode: Bytecode::Skip,
+            })?;
+            if run_captured(command).is_ok_and(|(status, _)| status.success()) {
+                return Ok(());
+            }
+            fs_err::remove_dir_all(dest)?;
+            fs_err::create_dir_all(dest)?;
+        }
+    }
     installer.install(
         dest,
         &InstallerArgs::parse(words),
         target,
         verbose,
         progress,
-    )?;
-    Ok(locked)
+    )
+}
+
+/// The installer and its version, as provenance records it: `uv 0.9.2`, `pip 24.0`.
+/// pip's is asked only here (a `python -m pip` costs a quarter of a second).
+pub fn recorded_installer(installer: &Installer) -> String {
+    let name = installer.name();
+    if name != "pip" {
+        return name;
+    }
+    match super::pip::version(&installer.python) {
+        Some(version) => format!("pip {version}"),
+        None => name,
+    }
 }
 
 /// The URLs the index options name (`--index-url`, `--find-links`, ...), in order.
@@ -433,26 +623,6 @@ fn file_name(url: &str) -> String {
     name.split(['#', '?']).next().unwrap_or(name).to_string()
 }
 
-/// A wheel file name's tags (PEP 425 `{python}-{abi}-{platform}`, each possibly a
-/// `.`-joined set), expanded and sorted.
-fn expanded_tags(file: &str) -> Vec<String> {
-    let stem = file.strip_suffix(".whl").unwrap_or(file);
-    let parts: Vec<&str> = stem.rsplitn(4, '-').collect();
-    let [platform, abi, python, _] = parts.as_slice() else {
-        return Vec::new();
-    };
-    let mut tags = Vec::new();
-    for p in python.split('.') {
-        for a in abi.split('.') {
-            for pl in platform.split('.') {
-                tags.push(format!("{p}-{a}-{pl}"));
-            }
-        }
-    }
-    tags.sort();
-    tags
-}
-
 /// `scheme://user:token@host/path` as `scheme://host/path`.
 pub fn without_credentials(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -500,14 +670,6 @@ mod tests {
             "http://127.0.0.1:1/"
         );
         assert_eq!(without_credentials("./wheels"), "./wheels");
-    }
-
-    #[test]
-    fn wheel_file_names_expand_to_their_tags() {
-        assert_eq!(
-            expanded_tags("x-1.0-py2.py3-none-any.whl"),
-            ["py2-none-any", "py3-none-any"]
-        );
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! > Tools SHOULD evaluate `packages.marker` and `packages.requires-python` to decide
 //! > whether a package is to be installed.
 //!
-//! A `directory` entry is the project itself, named on the command line and built from
-//! source as a local project; `vcs` and `archive` entries are refused, naming the package.
-//! Each selected package becomes a pin with every hash the lock gives for its wheels and
-//! its sdist, installed from its `index`.
+//! A `directory` entry is built from source (the project itself, named on the command
+//! line, by the caller); a `vcs` entry from its repository at the lock's `commit-id`; an
+//! `archive` entry (a URL or a path, relative to the lock) is installed from there, its
+//! hash checked. Each other selected package becomes a pin with its wheels and its sdist,
+//! installed from its `index`.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -17,7 +18,8 @@ use pep508_rs::pep440_rs::VersionSpecifiers;
 use pep508_rs::MarkerEnvironment;
 use serde::Deserialize;
 
-use super::{file_name, holds, requires_python, unsupported, Locked, Pin};
+use super::sources::{beside, file_url, Source, SourceKind};
+use super::{holds, requires_python, unsupported, Locked, LockedFile, Pin};
 
 /// The parts of `pylock.toml` rshiv reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,9 +38,9 @@ struct Package {
     #[serde(rename = "requires-python")]
     requires_python: Option<String>,
     index: Option<String>,
-    directory: Option<toml::Value>,
-    vcs: Option<toml::Value>,
-    archive: Option<toml::Value>,
+    directory: Option<Directory>,
+    vcs: Option<Vcs>,
+    archive: Option<File>,
     sdist: Option<File>,
     #[serde(default)]
     wheels: Vec<File>,
@@ -51,6 +53,34 @@ struct File {
     path: Option<String>,
     #[serde(default)]
     hashes: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Directory {
+    path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Vcs {
+    #[serde(rename = "type")]
+    tool: String,
+    url: Option<String>,
+    path: Option<String>,
+    #[serde(rename = "commit-id")]
+    commit: Option<String>,
+    subdirectory: Option<String>,
+}
+
+impl File {
+    /// The file with its sha256, when the lock gives one.
+    fn locked(&self) -> Option<LockedFile> {
+        let location = self
+            .name
+            .as_deref()
+            .or(self.url.as_deref())
+            .or(self.path.as_deref())?;
+        LockedFile::new(location, self.hashes.get("sha256").map(String::as_str))
+    }
 }
 
 impl Pylock {
@@ -68,6 +98,7 @@ impl Pylock {
     pub fn select(&self, env: &MarkerEnvironment, path: &Path) -> Result<Locked> {
         requires_python(self.requires_python.as_deref(), env, path)?;
         let mut pins = Vec::new();
+        let mut sources = Vec::new();
         let mut indexes: Vec<String> = Vec::new();
         for package in &self.packages {
             if !holds(package.marker.as_deref(), env, path)? {
@@ -80,20 +111,69 @@ impl Pylock {
                     continue;
                 }
             }
-            if package.directory.is_some() {
+            if let Some(directory) = &package.directory {
+                sources.push(Source {
+                    name: package.name.clone(),
+                    kind: SourceKind::Directory(beside(path, &directory.path)),
+                });
                 continue;
             }
-            if package.vcs.is_some() || package.archive.is_some() {
-                return unsupported(path, &package.name, "is a vcs or archive entry");
+            if let Some(vcs) = &package.vcs {
+                let url = match (&vcs.url, &vcs.path) {
+                    (Some(url), _) => url.clone(),
+                    (None, Some(local)) => file_url(&beside(path, local)),
+                    (None, None) => {
+                        return unsupported(
+                            path,
+                            &package.name,
+                            "is a vcs entry with neither url nor path",
+                        )
+                    }
+                };
+                sources.push(Source::vcs(
+                    &package.name,
+                    &vcs.tool,
+                    &url,
+                    vcs.commit.as_deref(),
+                    vcs.subdirectory.as_deref(),
+                    path,
+                )?);
+                continue;
             }
-            let hashes: Vec<String> = package
-                .wheels
-                .iter()
-                .chain(&package.sdist)
-                .filter_map(|file| file.hashes.get("sha256"))
-                .map(|hash| format!("sha256:{hash}"))
-                .collect();
-            if hashes.is_empty() {
+            let mut pin = Pin {
+                name: package.name.clone(),
+                version: package.version.clone().unwrap_or_default(),
+                wheels: package.wheels.iter().filter_map(File::locked).collect(),
+                sdist: package.sdist.as_ref().and_then(File::locked),
+                direct: None,
+                chosen: None,
+            };
+            if let Some(archive) = &package.archive {
+                let Some(file) = archive.locked() else {
+                    return unsupported(
+                        path,
+                        &package.name,
+                        "is an archive entry without a sha256 hash",
+                    );
+                };
+                pin.direct = match (&archive.url, &archive.path) {
+                    (Some(url), _) => Some(url.clone()),
+                    (None, Some(local)) => Some(file_url(&beside(path, local))),
+                    (None, None) => {
+                        return unsupported(
+                            path,
+                            &package.name,
+                            "is an archive entry with neither url nor path",
+                        )
+                    }
+                };
+                if file.name.ends_with(".whl") {
+                    pin.wheels = vec![file];
+                } else {
+                    pin.sdist = Some(file);
+                }
+            }
+            if pin.wheels.is_empty() && pin.sdist.is_none() {
                 return unsupported(path, &package.name, "has no file with a sha256 hash");
             }
             if let Some(index) = &package.index {
@@ -101,29 +181,14 @@ impl Pylock {
                     indexes.push(index.clone());
                 }
             }
-            pins.push(Pin {
-                name: package.name.clone(),
-                version: package.version.clone().unwrap_or_default(),
-                hashes,
-                wheels: package
-                    .wheels
-                    .iter()
-                    .filter_map(|w| {
-                        let name = w
-                            .name
-                            .as_deref()
-                            .or(w.url.as_deref())
-                            .or(w.path.as_deref())?;
-                        Some((
-                            file_name(name),
-                            format!("sha256:{}", w.hashes.get("sha256")?),
-                        ))
-                    })
-                    .collect(),
-            });
+            pins.push(pin);
         }
         pins.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Locked { pins, indexes })
+        Ok(Locked {
+            pins,
+            sources,
+            indexes,
+        })
     }
 }
 
@@ -180,14 +245,32 @@ wheels = [{ url = "http://127.0.0.1:1/new-3.0-py3-none-any.whl", hashes = { sha2
     }
 
     #[test]
-    fn vcs_entries_are_refused_by_name() {
-        let text = "[[packages]]\nname = \"tool\"\nvcs = { type = \"git\", url = \"x\", commit-id = \"y\" }\n";
-        let lock = Pylock::parse(text, Path::new("pylock.toml")).unwrap();
-        let err = lock
+    fn source_entries_are_built_and_archives_pinned() {
+        let text = "[[packages]]\nname = \"tool\"\nvcs = { type = \"git\", url = \"file:///r\", commit-id = \"c0ffee\" }\n\
+                    [[packages]]\nname = \"lib\"\ndirectory = { path = \"lib\" }\n\
+                    [[packages]]\nname = \"arc\"\nversion = \"1.0\"\narchive = { path = \"dist/arc-1.0.tar.gz\", hashes = { sha256 = \"dd\" } }\n";
+        let lock = Pylock::parse(text, Path::new("/p/pylock.toml")).unwrap();
+        let locked = lock
+            .select(&env("3.11", "linux"), Path::new("/p/pylock.toml"))
+            .unwrap();
+        let requirements: Vec<_> = locked.sources.iter().map(Source::requirement).collect();
+        assert_eq!(
+            requirements,
+            ["tool @ git+file://localhost/r@c0ffee", "/p/lib"]
+        );
+        assert_eq!(
+            locked.pins[0].direct.as_deref(),
+            Some("file:///p/dist/arc-1.0.tar.gz")
+        );
+        assert_eq!(locked.pins[0].sdist.as_ref().unwrap().hash, "sha256:dd");
+        let unhashed = "[[packages]]\nname = \"arc\"\narchive = { url = \"http://x/arc.whl\" }\n";
+        let err = Pylock::parse(unhashed, Path::new("pylock.toml"))
+            .unwrap()
             .select(&env("3.11", "linux"), Path::new("pylock.toml"))
             .unwrap_err();
         assert!(
-            err.to_string().contains("tool is a vcs or archive entry"),
+            err.to_string()
+                .contains("arc is an archive entry without a sha256"),
             "{err}"
         );
     }

@@ -11,11 +11,12 @@ use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{bail, Context, Result};
-use pep508_rs::pep440_rs::VersionSpecifiers;
-use pep508_rs::{MarkerEnvironment, Requirement, VerbatimUrl, VersionOrUrl};
+use pep508_rs::pep440_rs::{Version, VersionSpecifiers};
+use pep508_rs::{MarkerEnvironment, MarkerTree, Requirement, VerbatimUrl, VersionOrUrl};
 use serde::Deserialize;
 
-use super::{file_name, holds, normalize, requires_python, unsupported, Locked, Pin};
+use super::sources::{beside, file_url, Source, SourceKind};
+use super::{holds, normalize, requires_python, unsupported, Locked, LockedFile, Pin};
 
 /// The parts of `uv.lock` rshiv reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -75,27 +76,45 @@ struct Declared {
     specifier: Option<String>,
     #[serde(default)]
     extras: Vec<String>,
+    marker: Option<String>,
 }
 
-/// What rshiv compares of pyproject.toml with the lock.
+/// What rshiv compares of pyproject.toml with the lock, and `[tool.uv]`'s default groups.
 #[derive(Deserialize)]
 struct PyProject {
     project: Option<Project>,
     #[serde(rename = "dependency-groups", default)]
     groups: BTreeMap<String, Vec<toml::Value>>,
+    tool: Option<Tool>,
 }
 
 #[derive(Deserialize)]
 struct Project {
     name: String,
+    #[serde(rename = "requires-python")]
+    requires_python: Option<String>,
     #[serde(default)]
     dependencies: Vec<String>,
     #[serde(rename = "optional-dependencies", default)]
     optional: BTreeMap<String, Vec<String>>,
 }
 
-/// A requirement reduced to what both files say of it: name, extras, specifiers.
-type Key = (String, Vec<String>, String);
+#[derive(Deserialize)]
+struct Tool {
+    uv: Option<UvTool>,
+}
+
+#[derive(Deserialize)]
+struct UvTool {
+    /// A list of group names, or `"all"`.
+    #[serde(rename = "default-groups")]
+    default_groups: Option<toml::Value>,
+}
+
+/// A requirement reduced to what both files say of it: name, extras, specifiers, and its
+/// marker in canonical form (an optional dependency's with `extra == 'NAME'`, as uv
+/// records it).
+type Key = (String, Vec<String>, String, String);
 
 impl UvLock {
     pub fn parse(text: &str, path: &Path) -> Result<UvLock> {
@@ -104,14 +123,16 @@ impl UvLock {
         })
     }
 
-    /// Fail unless the lock's record of the project's requirements is what `pyproject`
-    /// declares now.
-    pub fn check_fresh(&self, pyproject: &Path, path: &Path) -> Result<()> {
+    /// Fail unless the lock's record of the project's requirements (their specifiers,
+    /// extras and markers) and of its `requires-python` is what `pyproject` declares now.
+    /// The groups a build installs besides the ones asked for: `[tool.uv]`'s
+    /// `default-groups` (uv's default: `dev`), less `dev`, as `uv sync --no-dev` does.
+    pub fn check_fresh(&self, pyproject: &Path, path: &Path) -> Result<Vec<String>> {
         let text = fs_err::read_to_string(pyproject)?;
         let file: PyProject = toml::from_str(&text)
             .map_err(|err| anyhow::anyhow!("{}: {}", pyproject.display(), err.message()))?;
         let Some(project) = file.project else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let stale = || {
             anyhow::anyhow!(
@@ -120,13 +141,22 @@ impl UvLock {
                 pyproject.display()
             )
         };
+        if let Some(declared) = &project.requires_python {
+            if !same_pythons(declared, self.requires_python.as_deref()) {
+                return Err(stale());
+            }
+        }
         let root = self.root(&project.name).ok_or_else(stale)?;
         let metadata = root.metadata.clone().unwrap_or_default();
-        let declared = project
-            .dependencies
-            .iter()
-            .chain(project.optional.values().flatten());
-        let mut wanted = declared.map(|r| key_of(r)).collect::<Result<Vec<_>>>()?;
+        let mut wanted = Vec::new();
+        for requirement in &project.dependencies {
+            wanted.push(key_of(requirement, None)?);
+        }
+        for (extra, requirements) in &project.optional {
+            for requirement in requirements {
+                wanted.push(key_of(requirement, Some(extra))?);
+            }
+        }
         let mut locked: Vec<Key> = metadata.requires_dist.iter().map(Declared::key).collect();
         wanted.sort();
         locked.sort();
@@ -137,7 +167,7 @@ impl UvLock {
             let mut wanted = entries
                 .iter()
                 .filter_map(toml::Value::as_str)
-                .map(key_of)
+                .map(|r| key_of(r, None))
                 .collect::<Result<Vec<_>>>()?;
             let mut locked: Vec<Key> = metadata
                 .requires_dev
@@ -151,7 +181,28 @@ impl UvLock {
                 return Err(stale());
             }
         }
-        Ok(())
+        let defaults = file
+            .tool
+            .and_then(|t| t.uv)
+            .and_then(|uv| uv.default_groups);
+        let defaults: Vec<String> = match &defaults {
+            None => Vec::new(),
+            Some(toml::Value::String(all)) if all == "all" => file.groups.keys().cloned().collect(),
+            Some(toml::Value::Array(names)) => names
+                .iter()
+                .filter_map(toml::Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(other) => bail!(
+                "{}: [tool.uv] default-groups is a list of group names or \"all\", not {other}",
+                pyproject.display()
+            ),
+        };
+        Ok(defaults
+            .iter()
+            .map(|g| normalize(g))
+            .filter(|g| g != "dev" && root.dev.contains_key(g))
+            .collect())
     }
 
     /// The project's own entry: the one built from the project's directory.
@@ -199,6 +250,7 @@ impl UvLock {
         }
         let mut seen = BTreeSet::new();
         let mut pins = Vec::new();
+        let mut sources = Vec::new();
         let mut indexes: Vec<String> = Vec::new();
         while let Some(edge) = edges.pop() {
             if !holds(edge.marker.as_deref(), env, path)? {
@@ -221,53 +273,72 @@ impl UvLock {
                 continue;
             }
             edges.extend(&package.dependencies);
-            if is_local(package) {
-                return unsupported(
-                    path,
-                    &package.name,
-                    "is a local path in the lock besides the project",
-                );
-            }
-            let Some(registry) = package.source.get("registry").and_then(toml::Value::as_str)
-            else {
-                return unsupported(path, &package.name, "comes from a git or URL source");
+            let source = |key: &str| package.source.get(key).and_then(toml::Value::as_str);
+            let version = package.version.clone().unwrap_or_default();
+            let mut pin = Pin {
+                name: package.name.clone(),
+                version: version.clone(),
+                wheels: package
+                    .wheels
+                    .iter()
+                    .filter_map(|w| w.locked(None))
+                    .collect(),
+                sdist: package.sdist.as_ref().and_then(|s| s.locked(None)),
+                direct: None,
+                chosen: None,
             };
-            if !indexes.iter().any(|i| i == registry) {
-                indexes.push(registry.to_string());
+            if let Some(dir) = source("directory").or(source("editable")) {
+                sources.push(Source {
+                    name: package.name.clone(),
+                    kind: SourceKind::Directory(beside(path, dir)),
+                });
+                continue;
+            } else if source("virtual").is_some() {
+                continue;
+            } else if let Some(git) = source("git") {
+                sources.push(git_source(&package.name, git, path)?);
+                continue;
+            } else if let Some(url) = source("url") {
+                pin.direct = Some(url.to_string());
+                pin.wheels = package
+                    .wheels
+                    .iter()
+                    .filter_map(|w| w.locked(Some(url)))
+                    .collect();
+                pin.sdist = package.sdist.as_ref().and_then(|s| s.locked(Some(url)));
+            } else if let Some(file) = source("path") {
+                let file = beside(path, file);
+                let url = file_url(&file);
+                pin.direct = Some(url.clone());
+                pin.wheels = package
+                    .wheels
+                    .iter()
+                    .filter_map(|w| w.locked(Some(&url)))
+                    .collect();
+                pin.sdist = package.sdist.as_ref().and_then(|s| s.locked(Some(&url)));
+            } else if let Some(registry) = source("registry") {
+                if !indexes.iter().any(|i| i == registry) {
+                    indexes.push(registry.to_string());
+                }
+            } else {
+                return unsupported(path, &package.name, "has a source rshiv does not know");
             }
-            let hashes: Vec<String> = package
-                .wheels
-                .iter()
-                .chain(&package.sdist)
-                .filter_map(|file| file.hash.clone())
-                .collect();
-            if hashes.is_empty() {
+            if pin.wheels.is_empty() && pin.sdist.is_none() {
                 return unsupported(path, &package.name, "has no file with a hash");
             }
-            let version = package.version.clone().unwrap_or_default();
             if !pins
                 .iter()
                 .any(|p: &Pin| p.name == package.name && p.version == version)
             {
-                pins.push(Pin {
-                    name: package.name.clone(),
-                    version,
-                    hashes,
-                    wheels: package
-                        .wheels
-                        .iter()
-                        .filter_map(|w| {
-                            Some((
-                                file_name(w.url.as_deref().or(w.path.as_deref())?),
-                                w.hash.clone()?,
-                            ))
-                        })
-                        .collect(),
-                });
+                pins.push(pin);
             }
         }
         pins.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(Locked { pins, indexes })
+        Ok(Locked {
+            pins,
+            sources,
+            indexes,
+        })
     }
 
     /// The package an edge names (by version too, where uv forked on markers).
@@ -282,6 +353,25 @@ impl UvLock {
     }
 }
 
+impl File {
+    /// The file with its hash; `at` names it when the lock gives neither URL nor path (a
+    /// `url` or `path` source's one file).
+    fn locked(&self, at: Option<&str>) -> Option<LockedFile> {
+        let location = self.url.as_deref().or(self.path.as_deref()).or(at)?;
+        LockedFile::new(location, self.hash.as_deref())
+    }
+}
+
+/// A `git` source: `URL?subdirectory=DIR&rev=REF#COMMIT`, uv's spelling, at its commit.
+fn git_source(name: &str, git: &str, path: &Path) -> Result<Source> {
+    let (location, commit) = git.split_once('#').unwrap_or((git, ""));
+    let (url, query) = location.split_once('?').unwrap_or((location, ""));
+    let subdirectory = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("subdirectory="));
+    Source::vcs(name, "git", url, Some(commit), subdirectory, path)
+}
+
 impl Declared {
     fn key(&self) -> Key {
         let mut extras: Vec<String> = self.extras.iter().map(|e| normalize(e)).collect();
@@ -292,12 +382,19 @@ impl Declared {
             .and_then(|s| VersionSpecifiers::from_str(s).ok())
             .map(|s| s.to_string())
             .unwrap_or_default();
-        (normalize(&self.name), extras, spec)
+        let marker = self
+            .marker
+            .as_deref()
+            .and_then(|m| MarkerTree::from_str(m).ok())
+            .and_then(|m| m.try_to_string())
+            .unwrap_or_default();
+        (normalize(&self.name), extras, spec, marker)
     }
 }
 
-/// A pyproject.toml requirement (PEP 508) as a [`Key`].
-fn key_of(written: &str) -> Result<Key> {
+/// A pyproject.toml requirement (PEP 508), of the optional dependencies `extra` when
+/// given, as a [`Key`].
+fn key_of(written: &str, extra: Option<&str>) -> Result<Key> {
     let requirement = Requirement::<VerbatimUrl>::from_str(written)
         .with_context(|| format!("pyproject.toml: requirement {written:?} is not valid PEP 508"))?;
     let mut extras: Vec<String> = requirement.extras.iter().map(|e| e.to_string()).collect();
@@ -306,7 +403,33 @@ fn key_of(written: &str) -> Result<Key> {
         Some(VersionOrUrl::VersionSpecifier(specs)) => specs.to_string(),
         _ => String::new(),
     };
-    Ok((requirement.name.to_string(), extras, spec))
+    let mut marker = requirement.marker.clone();
+    if let Some(extra) = extra {
+        let condition = MarkerTree::from_str(&format!("extra == '{}'", normalize(extra)))
+            .with_context(|| format!("pyproject.toml: extra {extra:?} is not a valid name"))?;
+        marker.and(condition);
+    }
+    let marker = marker.try_to_string().unwrap_or_default();
+    Ok((requirement.name.to_string(), extras, spec, marker))
+}
+
+/// Whether two `requires-python` specifiers admit the same Pythons (uv rewrites what it
+/// records: `~=3.8` may be locked as `>=3.8, <4`), checked on every release 2.0 to 4.x.
+fn same_pythons(declared: &str, locked: Option<&str>) -> bool {
+    let (Ok(declared), Some(Ok(locked))) = (
+        VersionSpecifiers::from_str(declared),
+        locked.map(VersionSpecifiers::from_str),
+    ) else {
+        return false;
+    };
+    (2..=4).all(|major| {
+        (0..=30).all(|minor| {
+            [0, 1, 99].iter().all(|micro| {
+                let version = Version::new([major, minor, *micro]);
+                declared.contains(&version) == locked.contains(&version)
+            })
+        })
+    })
 }
 
 /// An entry built from a directory rather than downloaded.
@@ -408,10 +531,14 @@ source = { git = "https://example.invalid/devtool?rev=1#abc" }
             select("3.11.4", &["fast"], &[]).unwrap(),
             ["dep==1.0", "speedup==3.0"]
         );
-        let err = select("3.11.4", &[], &["dev"]).unwrap_err().to_string();
-        assert!(
-            err.contains("devtool comes from a git or URL source"),
-            "{err}"
+        assert_eq!(select("3.11.4", &[], &["dev"]).unwrap(), ["dep==1.0"]);
+        let lock = UvLock::parse(LOCK, Path::new("uv.lock")).unwrap();
+        let locked = lock
+            .select(&env("3.11.4"), &[], &["dev".into()], Path::new("uv.lock"))
+            .unwrap();
+        assert_eq!(
+            locked.sources[0].requirement(),
+            "devtool @ git+https://example.invalid/devtool@abc"
         );
         let err = select("3.11.4", &["nope"], &[]).unwrap_err().to_string();
         assert!(err.contains("no extra \"nope\""), "{err}");
