@@ -139,6 +139,16 @@ macro_rules! speed_fleet {
     }};
 }
 
+/// CPython 3.8 and 3.13 of `fleet`, when it has both.
+fn oldest_and_newest(fleet: &[(u32, PathBuf)]) -> Option<Vec<(u32, PathBuf)>> {
+    let pair: Vec<_> = fleet
+        .iter()
+        .filter(|(m, _)| *m == 8 || *m == 13)
+        .cloned()
+        .collect();
+    (pair.len() == 2).then_some(pair)
+}
+
 /// `environment.json`'s targets: (python "3.X", build id).
 fn targets(t: &Test, pyz: &str) -> Vec<(String, String)> {
     let environment = Pyz::open(t.path(pyz)).environment();
@@ -236,13 +246,9 @@ fn an_interpreter_it_was_not_built_for_gets_one_line() {
 fn two_interpreters_share_a_cache_root() {
     let t = Test::new();
     let (fleet, wheels) = speed_fleet!(&t);
-    let pair: Vec<&(u32, PathBuf)> = fleet.iter().filter(|(m, _)| *m == 8 || *m == 13).collect();
-    require_on_ci!(
-        (pair.len() == 2).then_some(()),
-        "CPython 3.8 and 3.13 are needed"
-    );
+    let pair = require_on_ci!(oldest_and_newest(&fleet), "CPython 3.8 and 3.13 are needed");
     build_fleet(&t, &wheels, SPEED, &[8, 13], "fleet.pyz").success();
-    for (minor, python) in pair.iter().chain(pair.iter()) {
+    for (minor, python) in pair.iter().chain(&pair) {
         t.pyz(python, "fleet.pyz")
             .run()
             .success()
@@ -253,7 +259,7 @@ fn two_interpreters_share_a_cache_root() {
         .filter(|name| !name.starts_with('.'))
         .collect();
     assert_eq!(stems.len(), 2, "{stems:?}");
-    for (minor, python) in pair {
+    for (minor, python) in &pair {
         let extraction = extraction(&t, "fleet.pyz", &format!("3.{minor}"));
         let pyc = extraction.join(format!(
             "site-packages/speed/__pycache__/__init__.cpython-3{minor}.pyc"
@@ -344,5 +350,27 @@ fn a_native_console_script_runs_from_every_target() {
             .stdout_is("native hello\n");
         let extraction = extraction(&t, "tool.pyz", &format!("3.{minor}"));
         assert!(extraction.join("site-packages/bin/native-tool").is_file());
+    }
+}
+
+/// `--prune-old-builds` removes older builds of the app, not the extractions of its other
+/// targets: 3.8 and 3.13 taking turns keep both (no re-extraction at every switch).
+#[test]
+fn pruning_spares_the_other_targets() {
+    let t = Test::new();
+    let (fleet, wheels) = speed_fleet!(&t);
+    let pair = require_on_ci!(oldest_and_newest(&fleet), "CPython 3.8 and 3.13 are needed");
+    let app = ["speed", "-e", "speed:main", "--prune-old-builds"];
+    build_fleet(&t, &wheels, &app, &[8, 13], "fleet.pyz").success();
+    for (_, python) in &pair {
+        t.pyz(python, "fleet.pyz").run().success();
+    }
+    for (minor, _) in &pair {
+        let extraction = extraction(&t, "fleet.pyz", &format!("3.{minor}"));
+        assert!(
+            extraction.join(".rshiv-ready").is_file(),
+            "{}",
+            extraction.display()
+        );
     }
 }
