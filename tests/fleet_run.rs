@@ -106,16 +106,26 @@ fn speed_wheels(t: &Test, fleet: &[(u32, PathBuf)]) -> Option<PathBuf> {
 
 /// `rshiv ARGS... --python-version 3.X ... --platform PLATFORM -o OUT`, hermetic.
 fn build_fleet(t: &Test, wheels: &Path, args: &[&str], minors: &[u32], out: &str) -> Output {
+    build_for(t, wheels, args, minors, &[PLATFORM], out)
+}
+
+/// [`build_fleet`] for these platforms.
+fn build_for(
+    t: &Test,
+    wheels: &Path,
+    args: &[&str],
+    minors: &[u32],
+    platforms: &[&str],
+    out: &str,
+) -> Output {
     let mut all: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
     for minor in minors {
         all.extend(["--python-version".into(), format!("3.{minor}")]);
     }
-    all.extend([
-        "--platform".into(),
-        PLATFORM.into(),
-        "-o".into(),
-        out.into(),
-    ]);
+    for platform in platforms {
+        all.extend(["--platform".into(), platform.to_string()]);
+    }
+    all.extend(["-o".into(), out.into()]);
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
     t.build(&all, wheels)
 }
@@ -373,4 +383,93 @@ fn pruning_spares_the_other_targets() {
             extraction.display()
         );
     }
+}
+
+/// A `speed` wheel for CPython 3.`minor` on `platform` that this machine cannot load.
+fn foreign_speed(version: &str, minor: u32, platform: &str) -> Wheel {
+    Wheel::new("speed", version)
+        .tag(&format!("cp3{minor}-cp3{minor}-{platform}"))
+        .file("speed/__init__.py", SPEED_PY.replace("@VERSION@", version))
+        .file(
+            &format!("speed/_speed.cpython-3{minor}-aarch64-linux-gnu.so"),
+            "not for x86_64",
+        )
+}
+
+/// The running glibc's `major.minor`, as `python` reports it.
+fn glibc(python: &Path) -> String {
+    let query = "import os; print(os.confstr('CS_GNU_LIBC_VERSION').split()[1])";
+    let out = Command::new(python).args(["-c", query]).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// One version on three platforms (x86_64 with glibc 2.17 and 2.28, aarch64): 3.12 picks
+/// the x86_64 target asking the newest glibc it has (2.28 here, if this glibc is that
+/// new), and 3.11 is told every target, grouped per platform.
+#[test]
+fn several_platforms_pick_what_this_machine_loads() {
+    let t = Test::new();
+    let (fleet, wheels) = speed_fleet!(&t);
+    let py312 = python!(12);
+    let (name, binary) = compile_speed(&t, &py312, 12).expect("compiled for the fleet already");
+    Wheel::new("speed", "2.1")
+        .tag("cp312-cp312-manylinux_2_28_x86_64")
+        .dependency("common")
+        .file("speed/__init__.py", SPEED_PY.replace("@VERSION@", "2.1"))
+        .file(&format!("speed/{name}"), binary)
+        .write(&wheels);
+    foreign_speed("2.0", 12, "manylinux2014_aarch64").write(&wheels);
+    let platforms = [PLATFORM, "manylinux_2_28_x86_64", "manylinux2014_aarch64"];
+    build_for(&t, &wheels, SPEED, &[12], &platforms, "app.pyz").success();
+    let glibc = glibc(&py312);
+    let (major, minor) = glibc.split_once('.').unwrap();
+    let new_enough = (major.parse::<u32>().unwrap(), minor.parse::<u32>().unwrap()) >= (2, 28);
+    let version = if new_enough { "2.1" } else { "2.0" };
+    let out = t.pyz(&py312, "app.pyz").run();
+    let words: Vec<&str> = out.success().stdout.split_whitespace().collect();
+    assert_eq!(words[..3], ["3.12", version, "cp312"], "glibc {glibc}");
+    if let Some((_, py311)) = fleet.iter().find(|(m, _)| *m == 11) {
+        let out = t.pyz(py311, "app.pyz").run();
+        out.code(1).failure();
+        let expected = format!(
+            "rshiv: error: app was built for CPython 3.12 on {PLATFORM}, CPython 3.12 on \
+             manylinux_2_28_x86_64 and CPython 3.12 on manylinux2014_aarch64; this is \
+             CPython 3.11 on linux x86_64\n"
+        );
+        assert_eq!(out.stderr, expected);
+    }
+}
+
+/// Built for this version but another machine: the line names this interpreter's C library
+/// too (the platform is what does not fit), and nothing is unpacked.
+#[test]
+fn another_platform_names_the_c_library() {
+    let t = Test::new();
+    let (_, wheels) = speed_fleet!(&t);
+    let py312 = python!(12);
+    for minor in [12, 13] {
+        foreign_speed("2.0", minor, "manylinux2014_aarch64").write(&wheels);
+    }
+    build_for(
+        &t,
+        &wheels,
+        SPEED,
+        &[12, 13],
+        &["manylinux2014_aarch64"],
+        "app.pyz",
+    )
+    .success();
+    let out = t.pyz(&py312, "app.pyz").run();
+    out.code(1).failure().stdout_is("");
+    let expected = format!(
+        "rshiv: error: app was built for CPython 3.12, 3.13 on manylinux2014_aarch64; this is \
+         CPython 3.12 on linux x86_64 with glibc {}\n",
+        glibc(&py312)
+    );
+    assert_eq!(out.stderr, expected);
+    assert_eq!(
+        listing(&t.root()),
+        Vec::<String>::new(),
+        "nothing is unpacked"
+    );
 }
