@@ -214,11 +214,7 @@ fn one_target_is_a_single_target_pyz() {
     assert!(!pyz.outer_names().contains(&"_rshiv/targets.json"));
     assert!(pyz.environment().get("targets").is_none());
     let main = String::from_utf8(pyz.outer_member("__main__.py").data.clone()).unwrap();
-    // The baked literal, not the stub's code (which reads `baked["targets"]` when present).
-    let baked = main
-        .lines()
-        .find(|line| line.starts_with("_BAKED = "))
-        .unwrap();
+    let baked = main.lines().find(|l| l.starts_with("_BAKED = ")).unwrap();
     assert!(!baked.contains("\"targets\""), "{baked}");
 }
 
@@ -485,4 +481,32 @@ fn each_platform_gets_its_binary_wheel_and_its_needs() {
     }
     assert_eq!(baked["build_id"], pyz.environment()["build_id"]);
     assert_eq!(baked["native"], targets[0]["native"]);
+}
+
+/// End to end: the pyz built for 3.8 and 3.12 runs each one's own resolution, extracted
+/// where a single-target build of that target extracts; 3.11 gets one line, no traceback.
+#[test]
+fn each_cpython_runs_its_own_target() {
+    let py38 = crate::python!(8);
+    let py311 = crate::python!(11);
+    let py312 = crate::python!(12);
+    let t = Test::new();
+    let wheels = fleet_wheels(&t);
+    let versions = ["--python-version", "3.8", "--python-version", "3.12"];
+    build(&t, &wheels, &versions, "fleet.pyz").success();
+    let info = info_json(&t, "fleet.pyz");
+    for (python, k, printed) in [(&py38, 0, "pick 1.0\n"), (&py312, 1, "pick 2.0\n")] {
+        t.pyz(python, "fleet.pyz")
+            .run()
+            .success()
+            .stdout_is(printed);
+        let id = info["targets"][k]["build_id"].as_str().unwrap();
+        assert!(t.root().join(format!("fleet_{id}")).is_dir(), "target {k}");
+    }
+    t.pyz(&py311, "fleet.pyz")
+        .run()
+        .code(1)
+        .stdout_is("")
+        .stderr_line_with(&["fleet was built for CPython 3.8, 3.12 on linux_", "3.11"])
+        .stderr_lacks("Traceback");
 }

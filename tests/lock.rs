@@ -439,4 +439,38 @@ fn pylock_markers_select_per_target() {
         ),
         ["app", "dep", "winonly"]
     );
+    // One pyz for 3.8 and 3.11: the lock's markers are evaluated for each target.
+    let args = [
+        "--lock",
+        "pylock.fleet.toml",
+        "--python-version",
+        "3.8",
+        "--python-version",
+        "3.11",
+    ];
+    build(&t, &dir, Installer::Uv, &args, "fleet.pyz").success();
+    let output = t
+        .rshiv()
+        .args(["info", "--json"])
+        .arg(t.path("fleet.pyz"))
+        .run();
+    output.success();
+    let info: serde_json::Value = serde_json::from_str(&output.stdout).unwrap();
+    let per_target: Vec<Vec<&str>> = info["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|target| {
+            let mut names: Vec<&str> = target["distributions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["name"].as_str().unwrap())
+                .collect();
+            names.sort();
+            names
+        })
+        .collect();
+    assert_eq!(per_target, [vec!["app", "dep", "old"], vec!["app", "dep"]]);
+    assert!(info["provenance"]["lock"].is_string(), "{info}");
 }
