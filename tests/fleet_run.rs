@@ -473,3 +473,30 @@ fn another_platform_names_the_c_library() {
         "nothing is unpacked"
     );
 }
+
+/// `--no-modify` in a multi-target pyz: a target whose `speed/__init__.py` is a variant
+/// (3.13's differs from 3.8's, stored first) checks it against its own build hash: a touched
+/// but unchanged file runs, an edited one is refused.
+#[test]
+fn no_modify_checks_each_target_against_its_own_files() {
+    let t = Test::new();
+    let (fleet, wheels) = speed_fleet!(&t);
+    let pair = require_on_ci!(oldest_and_newest(&fleet), "CPython 3.8 and 3.13 are needed");
+    let app = ["speed", "-e", "speed:main", "--no-modify"];
+    build_fleet(&t, &wheels, &app, &[8, 13], "fleet.pyz").success();
+    let (_, py313) = &pair[1];
+    t.pyz(py313, "fleet.pyz").run().success();
+    let source = extraction(&t, "fleet.pyz", "3.13").join("site-packages/speed/__init__.py");
+    let text = std::fs::read(&source).unwrap();
+    std::fs::write(&source, &text).unwrap();
+    t.pyz(py313, "fleet.pyz")
+        .run()
+        .success()
+        .stdout_contains(" 2.0 cp313 ");
+    std::fs::write(&source, [&text[..], b"# edited\n"].concat()).unwrap();
+    t.pyz(py313, "fleet.pyz")
+        .run()
+        .code(1)
+        .failure()
+        .stderr_line_with(&["was modified after unpacking", "speed/__init__.py"]);
+}
