@@ -125,7 +125,7 @@ pub fn product(base: Target, versions: &[String], platforms: &[String]) -> Resul
         );
     }
     if !platforms.is_empty() && (!base.platforms.is_empty() || base.uv_platform.is_some()) {
-        bail!("--platform is given to rshiv and a platform after `--` to the installer; give them once");
+        bail!("--platform is given to rshiv, and the installer has a platform too (--platform after `--`, or --python-platform); give the platforms once");
     }
     for (axis, values) in [("--python-version", versions), ("--platform", platforms)] {
         let mut seen = Vec::new();
