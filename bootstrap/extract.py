@@ -171,7 +171,7 @@ def unpack_into(root, baked, settings):
     finally:
         lock.release()
     if baked["prune_old_builds"]:
-        prune_old_builds(root, baked["name"], stem)
+        prune_old_builds(root, baked["name"], kept_stems(baked, stem))
     return found
 
 
@@ -424,11 +424,22 @@ def publish(tmp, final, root, stem, force):
         remove_if_unused(trash)
 
 
+def kept_stems(baked, stem):
+    """The extractions `--prune-old-builds` keeps: this one, and those of the pyz's other
+    targets (another Python on this machine runs them)."""
+    stems = {stem}
+    for target in baked.get("targets", ()):
+        other = dict(baked, build_id=target["build_id"])
+        stems.add(os.path.basename(runtime.boot.extraction_dir("", other)))
+    return stems
+
+
 def prune_old_builds(root, name, keep):
-    """Remove the other extractions of this app that no process is using."""
+    """Remove the other extractions of this app (those not in `keep`) that no process is
+    using."""
     for entry in os.scandir(root):
         if (
-            entry.name != keep
+            entry.name not in keep
             and entry.name.startswith(name + "_")
             and ours(entry.path)
             and marker_names(entry.path, name)

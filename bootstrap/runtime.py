@@ -119,7 +119,7 @@ def prepare(baked, settings, extraction):
     bytecode = bootstrap_module(extraction, boot.BYTECODE)
     bytecode.install(extraction, boot.fallback_root(), boot.is_private_dir)
     if baked["no_modify"]:
-        check_sources(extraction, boot.archive_path())
+        check_sources(extraction, boot.archive_path(), baked)
     added = setup_path(site_packages, baked)
     if settings.prepend_pythonpath:
         sys.path.insert(0, settings.prepend_pythonpath)
@@ -639,7 +639,7 @@ def record_sources(tmp, site_packages, entries):
     write_file(os.path.join(tmp, SOURCES), "".join(lines).encode("utf-8", "surrogateescape"))
 
 
-def check_sources(extraction, archive):
+def check_sources(extraction, archive, baked):
     """Refuse to run when an extracted .py was deleted, or changed from the build's hash."""
     site_packages = os.path.join(extraction, "site-packages")
     try:
@@ -665,18 +665,28 @@ def check_sources(extraction, archive):
         ):
             changed.append(name)
     if changed:
-        check_hashes(site_packages, changed, build_hashes(archive))
+        check_hashes(site_packages, changed, build_hashes(archive, baked))
 
 
-def build_hashes(archive):
-    """The sha256 of every .py at build time, from the pyz's environment.json."""
+def build_hashes(archive, baked):
+    """The sha256 of every .py at build time by its path, from the pyz's environment.json;
+    in a multi-target pyz, a path this target reads from a variant (`_rshiv/targets.json`)
+    has the variant's."""
     import json
     import zipfile
 
+    from _rshiv.unpack import TARGETS, variant_member
+
     try:
         with zipfile.ZipFile(archive) as pyz:
-            return json.loads(pyz.read(ENVIRONMENT).decode("utf-8"))["hashes"]
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+            hashes = json.loads(pyz.read(ENVIRONMENT).decode("utf-8"))["hashes"]
+            if "targets" in baked:
+                targets = json.loads(pyz.read(TARGETS).decode("utf-8"))["targets"]
+                files = next(f for f in targets if f["build_id"] == baked["build_id"])
+                for path, i in files["variants"].items():
+                    hashes[path] = hashes.get(variant_member(i, path))
+            return hashes
+    except (OSError, KeyError, ValueError, StopIteration, zipfile.BadZipFile) as error:
         raise Fatal("cannot read the build's hashes from %s: %s" % (archive, error))
 
 

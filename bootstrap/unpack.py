@@ -147,6 +147,11 @@ def read_target(fd, archive, base, outer, build_id):
         raise Fatal("the archive is damaged: %s: %s" % (TARGETS, why))
 
 
+def variant_member(i, path):
+    """`_rshiv/<i>/<path>`: where the payload stores the i-th further variant of `path`."""
+    return "%s%d/%s" % (VARIANTS, i, path)
+
+
 def select(entries, files):
     """The entries a target extracts, each under its path, by its `files` (its entry in
     targets.json): every plain path not in its `missing`, a path in its `variants` read from
@@ -160,7 +165,7 @@ def select(entries, files):
         if name.startswith(VARIANTS) or name in missing:
             continue
         if name in variants:
-            stored = by_name.get("%s%d/%s" % (VARIANTS, variants[name], name))
+            stored = by_name.get(variant_member(variants[name], name))
             if stored is None:
                 raise Fatal("the archive is damaged: no variant %d of %s" % (variants[name], name))
             entry = (name,) + stored[1:]

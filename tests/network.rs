@@ -14,8 +14,15 @@ use crate::{python, uv};
 /// Copy `examples/simple_api` into the test's directory, so that the build's leftovers
 /// (`build/`, `*.egg-info`) stay out of the checkout.
 pub fn copy_example(t: &Test) -> std::path::PathBuf {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/simple_api");
-    let dest = t.path("simple_api");
+    copy_example_named(t, "simple_api")
+}
+
+/// Copy `examples/<name>` into the test's directory (see [`copy_example`]).
+pub fn copy_example_named(t: &Test, name: &str) -> std::path::PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(name);
+    let dest = t.path(name);
     for entry in walkdir::WalkDir::new(&source) {
         let entry = entry.expect("walk the example");
         let relative = entry

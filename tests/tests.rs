@@ -49,6 +49,9 @@ mod cross;
 // Multi-target builds: one payload for several Python versions and platforms.
 mod fleet;
 
+// One multi-target pyz run by every CPython: each picks and unpacks its own target.
+mod fleet_run;
+
 // The runtime under stress: crowds, kills, unwritable roots, full disks, huge payloads.
 mod reliability;
 

@@ -146,7 +146,7 @@ out["trash"] = extract.trash_name("api_1", 12, "x9z")
 out["marker_text"] = extract.marker_text("my_app", "b_2", 3, 40)
 out["consts"] = {
     "MARKER": stub.MARKER, "COPY": stub.COPY % ("bytecode", 0xAB), "SOURCES": runtime.SOURCES,
-    "RUNTIME": stub.RUNTIME, "BYTECODE": stub.BYTECODE, "TARGET": stub.TARGET, "MIRROR": bytecode.MIRROR, "PAYLOAD": unpack.PAYLOAD, "TARGETS": unpack.TARGETS, "VARIANTS": unpack.VARIANTS, "ENVIRONMENT": runtime.ENVIRONMENT,
+    "RUNTIME": stub.RUNTIME, "BYTECODE": stub.BYTECODE, "TARGET": stub.TARGET, "MIRROR": bytecode.MIRROR, "PAYLOAD": unpack.PAYLOAD, "TARGETS": unpack.TARGETS, "VARIANTS": unpack.VARIANTS, "VARIANT": unpack.variant_member(2, "pkg/mod.py"), "ENVIRONMENT": runtime.ENVIRONMENT,
     "MARKER_VERSION": extract.MARKER_VERSION,
 }
 print(json.dumps(out))
@@ -222,4 +222,8 @@ fn the_bootstrap_follows_the_layout() {
     assert_eq!(consts["PAYLOAD"], PAYLOAD_NAME);
     assert_eq!(consts["TARGETS"], member::TARGETS);
     assert_eq!(consts["VARIANTS"], crate::archive::fleet::VARIANTS_DIR);
+    assert_eq!(
+        consts["VARIANT"],
+        crate::archive::fleet::variant_member(2, "pkg/mod.py")
+    );
 }
