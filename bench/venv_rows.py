@@ -4,6 +4,13 @@ A venv never recompiles: pip compiles what it installs. So each pyz's warm start
 against the venv's console script in three environments: the default one,
 PYTHONDONTWRITEBYTECODE=1 (most Docker images), and an extraction made and warmed by root
 that an unprivileged user with a home of its own runs (a pre-warmed cache, a service user).
+
+The pyz files run with a clean interpreter: the python of an empty venv made from the same
+interpreter as the app's venv (`python -m venv`, so pip and setuptools, like the app's).
+Both then start the same binary with the same site-packages but for the app, and the ratio
+is what the pyz costs. Run by the interpreter itself, a pyz also sees that interpreter's own
+site-packages (a distribution's dist-packages, with their .pth files), which the venv leaves
+out: one more row shows that case, the default environment with the system interpreter.
 All runners take turns, round after round, so that the load of a shared machine spreads over
 them evenly; the tables show medians. Stdlib only.
 """
@@ -22,6 +29,7 @@ ROWS = {
     "default": "default environment",
     "dont_write": "PYTHONDONTWRITEBYTECODE=1",
     "other_user": "root-made, warmed extraction, run by another user",
+    "system": "default environment, the system interpreter (its site-packages too)",
 }
 # Issue 15: pyz warm start / venv warm start, in every row.
 VENV_RATIO_GOAL = 1.05
@@ -39,6 +47,17 @@ def venv_script(ctx, workload, say):
                         *ctx.sources(workload)], env=ctx.build_env(), check=True)
         (venv / ".complete").touch()
     return venv / "bin" / workload.console_script
+
+
+def clean_python(ctx):
+    """The python of an empty venv of ctx.python (made once): the interpreter the pyz rows
+    run with, so that they see no site-packages the app's venv leaves out."""
+    venv = ctx.work / "venv-clean"
+    if not (venv / ".complete").exists():
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([ctx.python, "-m", "venv", str(venv)], check=True)
+        (venv / ".complete").touch()
+    return str(venv / "bin" / "python")
 
 
 def other_user(ctx):
@@ -66,6 +85,7 @@ def runners(ctx, workload, tools, say):
     # The other user reaches the cache roots through the driver's private temp dir.
     os.chmod(ctx.shm, 0o755)
     prefix, home = other_user(ctx)
+    python = clean_python(ctx)
     found = []
     for row in ROWS:
         if row == "other_user" and prefix is None:
@@ -75,7 +95,8 @@ def runners(ctx, workload, tools, say):
             env = ctx.run_env(root)
             if row == "dont_write":
                 env["PYTHONDONTWRITEBYTECODE"] = "1"
-            app = [str(script)] if tool is None else [ctx.python, str(ctx.artifact(workload, tool))]
+            interpreter = ctx.python if row == "system" else python
+            app = [str(script)] if tool is None else [interpreter, str(ctx.artifact(workload, tool))]
             command = [*app, *workload.argv]
             # Root makes and warms the extraction; the other user then runs it.
             warm = subprocess.run(command, env=env, cwd=ctx.work, capture_output=True)

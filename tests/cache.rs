@@ -352,3 +352,34 @@ fn cache_commands_see_the_fallback_root() {
         listing(&fallback)
     );
 }
+
+/// `rshiv cache clean` removes, with an extraction, this user's bytecode mirror of it in the
+/// private fallback root (`$TMPDIR/rshiv-UID/.bytecode/<name>_<id>`, which a run leaves for
+/// an extraction it may not write); the mirror of an extraction it keeps stays.
+#[test]
+fn clean_removes_the_bytecode_mirror_of_what_it_removes() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let python = python!(11);
+    let t = Test::new();
+    build_greet(&t, &["-c", "greet"], "app.pyz");
+    t.pyz(&python, "app.pyz").run().success();
+    let stem = t.extraction("app.pyz").file_name().unwrap().to_owned();
+    let fallback = format!("tmp/rshiv-{}", rshiv::cache::current_uid());
+    t.mkdir(&fallback);
+    let private = std::fs::Permissions::from_mode(0o700);
+    std::fs::set_permissions(t.path(&fallback), private).unwrap();
+    let mirrors = t.path(&fallback).join(".bytecode");
+    let pyc = "site-packages/greet/__pycache__/__init__.cpython-311.pyc";
+    let mirror = mirrors.join(&stem);
+    t.write(mirror.join(pyc), "bytecode");
+    let kept = mirrors.join("other_0123abcd");
+    t.write(kept.join(pyc), "bytecode");
+    t.rshiv()
+        .args(["cache", "clean"])
+        .run()
+        .success()
+        .stdout_contains("removed app_");
+    assert!(!mirror.exists(), "{:?}", tree(&mirrors));
+    assert!(kept.join(pyc).is_file(), "{:?}", tree(&mirrors));
+}

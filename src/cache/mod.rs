@@ -141,9 +141,9 @@ fn select_for_prune(
     chosen
 }
 
-/// Remove the chosen entries, one line each, then a summary line.
-/// A root another user controls is not swept at all (its entries could be swapped under
-/// us): one warning naming it and why.
+/// Remove the chosen entries, one line each, then a summary line; an extraction goes with
+/// this user's bytecode mirror of it. A root another user controls is not swept at all
+/// (its entries could be swapped under us): one warning naming it and why.
 fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let absolute = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     if let Some(why) = trust::root_problem(&absolute) {
@@ -159,9 +159,15 @@ fn sweep(root: &Path, chosen: &[&Entry], dry_run: bool, out: &mut dyn Write) -> 
     }
     let (mut freed, mut removed, mut skipped, mut failed) = (0, 0, 0, 0);
     let verb = if dry_run { "would remove" } else { "removed" };
+    let fallback = layout::fallback_root(&layout::process_env, current_uid());
     for entry in chosen {
         match remove::remove(root, entry, dry_run) {
             Ok(Outcome::Removed) => {
+                if entry.kind == Kind::Rshiv && !dry_run {
+                    if let Err(err) = remove::remove_mirror(&fallback, &entry.key) {
+                        diagnostics::warning(&format!("{err:#}"));
+                    }
+                }
                 freed += entry.size;
                 removed += 1;
                 let size = human_bytes(entry.size);

@@ -82,6 +82,21 @@ fn remove_published(root: &Path, entry: &Entry, dry_run: bool) -> anyhow::Result
     outcome
 }
 
+/// Remove this user's bytecode mirror of the extraction `stem`,
+/// `<fallback>/.bytecode/<stem>` ([`layout::BYTECODE_MIRROR`], written by
+/// `bootstrap/bytecode.py` for an extraction the user may not write), once the extraction
+/// is removed: it mirrors nothing any more. Only directories of this user, inside a
+/// fallback root of this user, are removed; true when a mirror was.
+pub fn remove_mirror(fallback: &Path, stem: &str) -> anyhow::Result<bool> {
+    let mirrors = fallback.join(layout::BYTECODE_MIRROR);
+    let mirror = mirrors.join(stem);
+    if !(trust::ours(fallback) && trust::ours(&mirrors) && trust::ours(&mirror)) {
+        return Ok(false);
+    }
+    delete(&mirror, false)?;
+    Ok(true)
+}
+
 /// Take a lock for removal. `Err(Outcome)` (inside `Ok`) says why the entry stays.
 /// A missing lock file that was not to be created means nobody holds it: `None`.
 fn hold(

@@ -246,11 +246,7 @@ fn human_view(pyz: &Pyz) -> String {
 /// a locked build adds FILE, the lock's file each came from.
 fn distributions_table(distributions: &[Distribution], indent: &str) -> String {
     let files = distributions.iter().any(|d| d.file.is_some());
-    let mut header = vec![
-        format!("{indent}NAME"),
-        "VERSION".into(),
-        "LICENSE".into(),
-    ];
+    let mut header = vec![format!("{indent}NAME"), "VERSION".into(), "LICENSE".into()];
     header.extend(files.then(|| "FILE".to_string()));
     let mut table = vec![header];
     for dist in distributions {
