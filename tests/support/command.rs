@@ -127,9 +127,8 @@ impl Cmd {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let shown = self.to_string();
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start `{shown}`: {e}"));
+        let mut child =
+            spawn_retrying(&mut command).unwrap_or_else(|e| panic!("cannot start `{shown}`: {e}"));
         if let Some(input) = self.stdin.take() {
             let mut pipe = child.stdin.take().expect("stdin is piped");
             std::thread::spawn(move || pipe.write_all(&input));
@@ -285,5 +284,22 @@ impl Output {
     /// stdout's lines.
     pub fn lines(&self) -> Vec<&str> {
         self.stdout.lines().collect()
+    }
+}
+
+/// Spawn `command`, retrying for a while on ETXTBSY: a test that has just written an
+/// executable races with other test threads' forks, whose children hold a copy of the
+/// writing descriptor until they exec (a known fork/exec race, not a bug of the binary).
+fn spawn_retrying(command: &mut Command) -> std::io::Result<std::process::Child> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
