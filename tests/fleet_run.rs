@@ -173,6 +173,19 @@ fn targets(t: &Test, pyz: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A run refused as built for other interpreters: exit 1, nothing on stdout, exactly
+/// `expected` on stderr, and nothing unpacked under the cache root.
+#[track_caller]
+fn assert_refused(t: &Test, out: Output, expected: &str) {
+    out.code(1).failure().stdout_is("");
+    assert_eq!(out.stderr, expected);
+    assert_eq!(
+        listing(&t.root()),
+        Vec::<String>::new(),
+        "nothing is unpacked"
+    );
+}
+
 /// Where target `python` ("3.8") of `pyz` extracts: `<root>/<stem>_<its build id>`.
 fn extraction(t: &Test, pyz: &str, python: &str) -> PathBuf {
     let (_, build_id) = targets(t, pyz)
@@ -235,18 +248,11 @@ fn an_interpreter_it_was_not_built_for_gets_one_line() {
     );
     build_fleet(&t, &wheels, SPEED, &minors, "app.pyz").success();
     for (minor, python) in fleet.iter().filter(|(m, _)| !minors.contains(m)) {
-        let out = t.pyz(python, "app.pyz").run();
-        out.code(1).failure().stdout_is("");
         let expected = format!(
             "rshiv: error: app was built for CPython 3.11, 3.12 on {PLATFORM}; \
              this is CPython 3.{minor} on linux x86_64\n"
         );
-        assert_eq!(out.stderr, expected);
-        assert_eq!(
-            listing(&t.root()),
-            Vec::<String>::new(),
-            "nothing is unpacked"
-        );
+        assert_refused(&t, t.pyz(python, "app.pyz").run(), &expected);
     }
 }
 
@@ -459,19 +465,12 @@ fn another_platform_names_the_c_library() {
         "app.pyz",
     )
     .success();
-    let out = t.pyz(&py312, "app.pyz").run();
-    out.code(1).failure().stdout_is("");
     let expected = format!(
         "rshiv: error: app was built for CPython 3.12, 3.13 on manylinux2014_aarch64; this is \
          CPython 3.12 on linux x86_64 with glibc {}\n",
         glibc(&py312)
     );
-    assert_eq!(out.stderr, expected);
-    assert_eq!(
-        listing(&t.root()),
-        Vec::<String>::new(),
-        "nothing is unpacked"
-    );
+    assert_refused(&t, t.pyz(&py312, "app.pyz").run(), &expected);
 }
 
 /// `--no-modify` in a multi-target pyz: a target whose `speed/__init__.py` is a variant
