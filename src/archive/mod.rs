@@ -72,5 +72,5 @@ pub mod time;
 pub mod writer;
 
 pub use compress::{Compression, InvalidCompression};
-pub use pack::{hex, write_pyz, PackOptions, PayloadFile, PayloadSummary, TailMember};
+pub use pack::{file_sha256, hex, write_pyz, PackOptions, PayloadFile, PayloadSummary, TailMember};
 pub use time::{build_timestamp, format_utc};

@@ -24,7 +24,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
@@ -446,6 +446,15 @@ impl BuildId {
 /// locks, interpreter archives).
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// sha256, as [`hex`], of a file's bytes (a pyz, an interpreter archive), read as a stream.
+pub fn file_sha256(path: &Path) -> Result<String> {
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hex(&hasher.finalize()))
 }
 
 /// Ends the progress step however packing ends, so no bar is left behind on an error.

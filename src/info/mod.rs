@@ -6,9 +6,7 @@ mod read;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::archive::environment::{Distribution, TargetRecord};
 use crate::cache::human;
@@ -92,7 +90,7 @@ fn app_name(pyz: &Pyz) -> String {
 }
 
 fn sbom_of(pyz: &Pyz) -> anyhow::Result<Value> {
-    let sha256 = file_sha256(&pyz.path)?;
+    let sha256 = crate::archive::file_sha256(&pyz.path)?;
     let name = app_name(pyz);
     let env = &pyz.environment;
     let subject = sbom::Subject {
@@ -103,18 +101,6 @@ fn sbom_of(pyz: &Pyz) -> anyhow::Result<Value> {
         entry_point: given_opt(&env.entry_point).or(given_opt(&env.script)),
     };
     Ok(sbom::bom(&subject, &pyz.distributions, &env.targets))
-}
-
-fn file_sha256(path: &Path) -> anyhow::Result<String> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// `environment.json` with every field of its schema (what the writer left out at its

@@ -14,11 +14,9 @@
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use sha2::{Digest, Sha256};
+use anyhow::{bail, Result};
 
 use super::archive::Compression;
-use crate::archive::hex;
 
 /// An inspected interpreter archive.
 #[derive(Debug, Clone)]
@@ -72,7 +70,7 @@ pub fn inspect(path: &Path) -> Result<Dist> {
     let read = file.read(&mut magic)?;
     let compression = Compression::detect(&magic[..read])
         .ok_or_else(|| not_one("not a gzip- or zstd-compressed tar file"))?;
-    let sha256 = sha256_of(path)?;
+    let sha256 = crate::archive::file_sha256(path)?;
     let raw = BufReader::new(fs_err::File::open(path)?);
     let mut tar = tar::Archive::new(compression.decoder(raw)?);
     let mut seen = Seen::default();
@@ -223,15 +221,6 @@ pub fn elf_arch(head: &[u8]) -> Option<&'static str> {
         0xf3 => "riscv64",
         _ => return None,
     })
-}
-
-/// sha256 (lowercase hex) of a file's bytes.
-pub fn sha256_of(path: &Path) -> Result<String> {
-    let mut file = fs_err::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(hex(&hasher.finalize()))
 }
 
 /// Refuse an interpreter that the launcher cannot run: the platforms must agree (the
