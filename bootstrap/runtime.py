@@ -670,23 +670,22 @@ def check_sources(extraction, archive, baked):
 
 def build_hashes(archive, baked):
     """The sha256 of every .py at build time by its path, from the pyz's environment.json;
-    in a multi-target pyz, a path this target reads from a variant (`_rshiv/targets.json`)
+    in a multi-target pyz, a path this target reads from a variant (`_rshiv/targets.txt`)
     has the variant's."""
     import json
     import zipfile
 
-    from _rshiv.unpack import TARGETS, variant_member
+    from _rshiv.unpack import TARGETS, target_files, variant_member
 
     try:
         with zipfile.ZipFile(archive) as pyz:
             hashes = json.loads(pyz.read(ENVIRONMENT).decode("utf-8"))["hashes"]
             if "targets" in baked:
-                targets = json.loads(pyz.read(TARGETS).decode("utf-8"))["targets"]
-                files = next(f for f in targets if f["build_id"] == baked["build_id"])
+                files = target_files(pyz.read(TARGETS), baked["build_id"])
                 for path, i in files["variants"].items():
                     hashes[path] = hashes.get(variant_member(i, path))
             return hashes
-    except (OSError, KeyError, ValueError, StopIteration, zipfile.BadZipFile) as error:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise Fatal("cannot read the build's hashes from %s: %s" % (archive, error))
 
 

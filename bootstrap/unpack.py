@@ -16,7 +16,8 @@ PAYLOAD = "_rshiv/payload.zip"
 # A multi-target pyz's map of which payload files each target extracts (see `select`), and
 # the payload's folder of the variants that differ from the plain paths' (the names of
 # src/archive/bootstrap.rs and src/archive/fleet.rs: the drift test checks them).
-TARGETS = "_rshiv/targets.json"
+TARGETS = "_rshiv/targets.txt"
+TARGETS_HEADER = "rshiv-targets 1"
 VARIANTS = "_rshiv/"
 # Compression methods the builder writes (APPNOTE 4.4.5).
 STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
@@ -127,10 +128,8 @@ def locate_payload(fd, archive, base, outer):
 
 
 def read_target(fd, archive, base, outer, build_id):
-    """The entry of `_rshiv/targets.json` (deflated or stored) of the target with this build
-    id: what it extracts. (Targets with one build id have one tree, so the first is it.)"""
-    import json
-
+    """The files of the target with this build id, from `_rshiv/targets.txt` (deflated or
+    stored): what it extracts. (Targets with one build id have one tree, so the first is it.)"""
     _, method, crc, csize, size, offset, _, _ = outer_member(archive, outer, TARGETS)
     data = os.pread(fd, csize, data_start(fd, base + offset))
     if method not in (STORED, DEFLATED):
@@ -139,12 +138,36 @@ def read_target(fd, archive, base, outer, build_id):
         data = zlib.decompressobj(-15).decompress(data, size + 1)
     if len(data) != size or zlib.crc32(data) != crc:
         raise Fatal("the archive is damaged: %s fails its size or CRC check" % TARGETS)
-    try:
-        targets = json.loads(data.decode("utf-8"))["targets"]
-        return next(files for files in targets if files["build_id"] == build_id)
-    except (ValueError, KeyError, TypeError, StopIteration) as error:
-        why = str(error) or "no target of build id %s" % build_id
-        raise Fatal("the archive is damaged: %s: %s" % (TARGETS, why))
+    return target_files(data, build_id)
+
+
+def target_files(data, build_id):
+    """`{"missing": [path, ...], "variants": {path: i}}` of the target with this build id in
+    the manifest `data` (the format of src/archive/fleet.rs: a header line, then per target
+    `target <id>` and its `missing <path>` and `variant <i> <path>` lines)."""
+    lines = data.decode("utf-8", "replace").split("\n")
+    if lines[0] != TARGETS_HEADER:
+        raise Fatal("the archive is damaged: %s does not start with %r" % (TARGETS, TARGETS_HEADER))
+    files = None
+    for number, line in enumerate(lines[1:], 2):
+        kind, _, rest = line.partition(" ")
+        index, _, path = rest.partition(" ")
+        if kind == "target":
+            if files is not None:
+                return files
+            if rest == build_id:
+                files = {"missing": [], "variants": {}}
+        elif kind == "missing" and rest:
+            if files is not None:
+                files["missing"].append(rest)
+        elif kind == "variant" and index.isdigit() and path:
+            if files is not None:
+                files["variants"][path] = int(index)
+        elif line or number != len(lines):
+            raise Fatal("the archive is damaged: %s line %d: %r" % (TARGETS, number, line))
+    if files is None:
+        raise Fatal("the archive is damaged: %s: no target of build id %s" % (TARGETS, build_id))
+    return files
 
 
 def variant_member(i, path):
@@ -154,7 +177,7 @@ def variant_member(i, path):
 
 def select(entries, files):
     """The entries a target extracts, each under its path, by its `files` (its entry in
-    targets.json): every plain path not in its `missing`, a path in its `variants` read from
+    targets.txt): every plain path not in its `missing`, a path in its `variants` read from
     `_rshiv/<i>/<path>`, and nothing else stored under `_rshiv/`."""
     by_name = {entry[0]: entry for entry in entries}
     missing = set(files["missing"])

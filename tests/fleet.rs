@@ -1,5 +1,5 @@
 //! Multi-target builds (issue 14): one pyz for several Python versions and platforms,
-//! each target resolved on its own, files they share stored once, `_rshiv/targets.json`
+//! each target resolved on its own, files they share stored once, `_rshiv/targets.txt`
 //! naming each target's tree; `rshiv info` showing them.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,6 +10,31 @@ use serde_json::Value;
 
 use crate::support::pyz::PAYLOAD;
 use crate::support::{Installer, Output, Project, Pyz, Test, Wheel};
+
+/// Per target of `_rshiv/targets.txt`: build id, missing paths, variant index by path.
+type TargetFiles = (String, BTreeSet<String>, BTreeMap<String, u32>);
+
+/// `_rshiv/targets.txt` read as the format of `src/archive/fleet.rs` describes it.
+fn manifest_targets(data: &[u8]) -> Vec<TargetFiles> {
+    let text = std::str::from_utf8(data).unwrap();
+    let mut lines = text.strip_suffix('\n').unwrap().split('\n');
+    assert_eq!(lines.next(), Some("rshiv-targets 1"));
+    let mut targets: Vec<TargetFiles> = Vec::new();
+    for line in lines {
+        let (kind, rest) = line.split_once(' ').unwrap();
+        match kind {
+            "target" => targets.push((rest.to_string(), BTreeSet::new(), BTreeMap::new())),
+            "missing" => assert!(targets.last_mut().unwrap().1.insert(rest.to_string())),
+            "variant" => {
+                let (i, path) = rest.split_once(' ').unwrap();
+                let variants = &mut targets.last_mut().unwrap().2;
+                variants.insert(path.to_string(), i.parse().unwrap());
+            }
+            _ => panic!("unknown line {line:?}"),
+        }
+    }
+    targets
+}
 
 /// `pick` 1.0 for Python < 3.9 and 2.0 for 3.9+, each saying which it is, and `shared`,
 /// the same for every target; `--find-links` dir of them.
@@ -80,7 +105,7 @@ fn payload_entries(pyz: &Pyz) -> BTreeMap<String, (u64, Vec<u8>)> {
 }
 
 /// Each target gets the version a build for it alone gets; the shared package is stored
-/// once; each target's build id is its single-target build's; targets.json describes the
+/// once; each target's build id is its single-target build's; targets.txt describes the
 /// trees; and the pyz is within 110% of the single builds' distinct files.
 #[test]
 fn each_target_is_resolved_on_its_own_and_shared_files_stored_once() {
@@ -125,11 +150,10 @@ fn each_target_is_resolved_on_its_own_and_shared_files_stored_once() {
     let names = fleet.outer_names();
     let at = names
         .iter()
-        .position(|n| *n == "_rshiv/targets.json")
+        .position(|n| *n == "_rshiv/targets.txt")
         .unwrap();
     assert_eq!(names[at + 1..], ["__main__.py", "environment.json"]);
-    let manifest: Value =
-        serde_json::from_slice(&fleet.outer_member("_rshiv/targets.json").data).unwrap();
+    let manifest = manifest_targets(&fleet.outer_member("_rshiv/targets.txt").data);
 
     // Every distinct (path, contents) of the single builds is one member, shared ones once.
     let entries = payload_entries(&fleet);
@@ -144,24 +168,18 @@ fn each_target_is_resolved_on_its_own_and_shared_files_stored_once() {
         .keys()
         .any(|n| n.starts_with("_rshiv/") && n.contains("shared/")));
 
-    // targets.json rebuilds each single build's tree exactly.
+    // targets.txt rebuilds each single build's tree exactly.
+    assert_eq!(manifest.len(), single_entries.len());
     for (k, single) in single_entries.iter().enumerate() {
-        let target = &manifest["targets"][k];
-        assert_eq!(target["build_id"], targets[k]["build_id"]);
-        let missing: BTreeSet<&str> = target["missing"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m.as_str().unwrap())
-            .collect();
-        let variants = target["variants"].as_object().unwrap();
+        let (build_id, missing, variants) = &manifest[k];
+        assert_eq!(targets[k]["build_id"], build_id.as_str());
         let mut tree = BTreeMap::new();
         for (name, (_, data)) in &entries {
-            if name.starts_with("_rshiv/") || missing.contains(name.as_str()) {
+            if name.starts_with("_rshiv/") || missing.contains(name) {
                 continue;
             }
             let member = match variants.get(name) {
-                Some(i) => format!("_rshiv/{}/{name}", i.as_u64().unwrap()),
+                Some(i) => format!("_rshiv/{i}/{name}"),
                 None => name.clone(),
             };
             let data = if member == *name {
@@ -211,7 +229,7 @@ fn one_target_is_a_single_target_pyz() {
         .success()
         .stderr_lacks("installing for");
     let pyz = Pyz::open(t.path("one.pyz"));
-    assert!(!pyz.outer_names().contains(&"_rshiv/targets.json"));
+    assert!(!pyz.outer_names().contains(&"_rshiv/targets.txt"));
     assert!(pyz.environment().get("targets").is_none());
     let main = String::from_utf8(pyz.outer_member("__main__.py").data.clone()).unwrap();
     let baked = main.lines().find(|l| l.starts_with("_BAKED = ")).unwrap();

@@ -46,7 +46,7 @@ pub mod member {
     pub const ENVIRONMENT: &str = "environment.json";
     /// Which payload files make each target of a multi-target pyz (see `archive::fleet`);
     /// only in a pyz built for several targets, read by its first runs (`bootstrap/unpack.py`).
-    pub const TARGETS: &str = "_rshiv/targets.json";
+    pub const TARGETS: &str = "_rshiv/targets.txt";
 }
 
 /// `__main__.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
@@ -55,7 +55,7 @@ pub fn render_main(baked: &Baked) -> Result<String> {
 }
 
 /// The outer zip's members after the payload, in the order the format fixes (see
-/// `archive`): the `_rshiv` package, its runtime, `targets.json` for several targets,
+/// `archive`): the `_rshiv` package, its runtime, `targets.txt` for several targets,
 /// `__main__.py`, `environment.json`.
 pub fn tail_members(
     baked: &Baked,
@@ -79,7 +79,7 @@ pub fn tail_members(
         tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
     ];
     if let Some(targets) = targets {
-        members.push(tail(member::TARGETS, targets.to_json()?, true));
+        members.push(tail(member::TARGETS, targets.to_text(), true));
     }
     members.push(tail(member::MAIN, render_main(baked)?.into_bytes(), false));
     members.push(tail(member::ENVIRONMENT, env.to_json()?, true));
@@ -310,7 +310,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         let several = names(Some(&manifest));
         assert_eq!(
             several[6..],
-            ["_rshiv/targets.json", "__main__.py", "environment.json"]
+            ["_rshiv/targets.txt", "__main__.py", "environment.json"]
         );
         let names = names(None);
         assert_eq!(

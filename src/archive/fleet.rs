@@ -1,5 +1,5 @@
 //! One payload for several targets (issue 14): every distinct file of the targets' trees
-//! stored once, and `_rshiv/targets.json`, which says which files make each target's tree.
+//! stored once, and `_rshiv/targets.txt`, which says which files make each target's tree.
 //!
 //! # Format (multi-target `rshiv-1`)
 //!
@@ -7,10 +7,13 @@
 //!   target that has the path), is stored under its plain path, as a single-target payload
 //!   stores it; the i-th further distinct variant (i = 1, 2, ...; distinct by mode and
 //!   contents) as `_rshiv/<i>/<path>`. Entries are sorted by member name, as always.
-//! * `_rshiv/targets.json` (an outer member, see [`super::bootstrap::member::TARGETS`]):
-//!   `{"targets": [{"build_id", "missing": [path, ...], "variants": {path: i, ...}}, ...]}`.
+//! * `_rshiv/targets.txt` (an outer member, see [`super::bootstrap::member::TARGETS`]), UTF-8
+//!   lines ending in `\n`: the line [`MANIFEST_HEADER`], then per target a line
+//!   `target <build id>` followed by its `missing <path>` and `variant <i> <path>` lines.
 //!   Target k extracts every plain path not in its `missing`, reading a path in its
-//!   `variants` from `_rshiv/<i>/<path>` instead, and nothing else under `_rshiv/`.
+//!   `variant`s from `_rshiv/<i>/<path>` instead, and nothing else under `_rshiv/`. Lines,
+//!   not JSON, so that a first run need not import `json` (and `re`) to read it; a path
+//!   with a line break is refused.
 //! * Each target's `build_id` is the one a single-target build of its tree gets, so its
 //!   extraction directory is the same.
 //!
@@ -20,7 +23,6 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 use anyhow::{bail, Result};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::pack::{BuildId, PayloadFile};
@@ -28,14 +30,17 @@ use super::pack::{BuildId, PayloadFile};
 /// The prefix of the payload's further variants, and the tree name a target may not use.
 pub const VARIANTS_DIR: &str = "_rshiv/";
 
-/// `_rshiv/targets.json`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// The first line of `_rshiv/targets.txt`: the manifest format and its version.
+pub const MANIFEST_HEADER: &str = "rshiv-targets 1";
+
+/// `_rshiv/targets.txt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Manifest {
     pub targets: Vec<TargetFiles>,
 }
 
 /// Which payload members make one target's tree.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetFiles {
     pub build_id: String,
     /// Plain payload paths this target does not have, sorted.
@@ -45,9 +50,19 @@ pub struct TargetFiles {
 }
 
 impl Manifest {
-    /// The member's bytes: compact JSON, keys in declared and sorted order. Deterministic.
-    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
-        serde_json::to_vec(self)
+    /// The member's bytes, in target order, paths sorted. Deterministic.
+    pub fn to_text(&self) -> Vec<u8> {
+        let mut text = format!("{MANIFEST_HEADER}\n");
+        for target in &self.targets {
+            text += &format!("target {}\n", target.build_id);
+            for path in &target.missing {
+                text += &format!("missing {path}\n");
+            }
+            for (path, i) in &target.variants {
+                text += &format!("variant {i} {path}\n");
+            }
+        }
+        text.into_bytes()
     }
 }
 
@@ -88,6 +103,12 @@ pub fn merge(trees: &[Vec<PayloadFile>]) -> Result<Merged> {
         if let Some(file) = tree.iter().find(|f| f.path.starts_with(VARIANTS_DIR)) {
             bail!(
                 "the payload has {}: a top-level {VARIANTS_DIR} is reserved for a multi-target pyz's own files",
+                file.path
+            );
+        }
+        if let Some(file) = tree.iter().find(|f| f.path.contains(['\n', '\r'])) {
+            bail!(
+                "the payload has a path with a line break, {:?}: a multi-target pyz cannot list it",
                 file.path
             );
         }
@@ -257,8 +278,28 @@ mod tests {
         }
         assert_eq!(merged.trees[1].files, 3);
         assert_eq!(merged.trees[1].unpacked_bytes, 3 + 5 + 3);
-        let json = String::from_utf8(merged.manifest.to_json().unwrap()).unwrap();
-        assert!(json.starts_with(r#"{"targets":[{"build_id":""#), "{json}");
+        let ids = merged.trees.iter().map(|t| t.build_id.as_str());
+        let ids: Vec<&str> = ids.collect();
+        let expected = format!(
+            "rshiv-targets 1\ntarget {}\nmissing new.py\ntarget {}\nvariant 1 ext.so\n\
+             target {}\nmissing new.py\nvariant 1 app.py\nvariant 1 ext.so\n",
+            ids[0], ids[1], ids[2]
+        );
+        assert_eq!(
+            String::from_utf8(merged.manifest.to_text()).unwrap(),
+            expected
+        );
+    }
+
+    #[test]
+    fn a_path_with_a_line_break_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = tree(dir.path(), "a", &[("a\nb.py", "", false)]);
+        let err = merge(&[bad]).unwrap_err().to_string();
+        assert!(
+            err.contains("line break") && err.contains("a\\nb.py"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -269,6 +310,78 @@ mod tests {
         assert!(
             err.contains("_rshiv/x.py") && err.contains("reserved"),
             "{err}"
+        );
+    }
+
+    /// The bootstrap's reader (`target_files` of bootstrap/unpack.py) gives back each
+    /// target's files from what `to_text` writes, paths with spaces and non-ASCII included;
+    /// a damaged line or an unknown build id is the archive's one-line error.
+    #[test]
+    fn the_bootstrap_reads_the_manifest_back() {
+        let manifest = Manifest {
+            targets: vec![
+                TargetFiles {
+                    build_id: "a1".into(),
+                    missing: vec!["new dir/é x.py".into(), "z.py".into()],
+                    variants: BTreeMap::new(),
+                },
+                TargetFiles {
+                    build_id: "b2".into(),
+                    missing: vec![],
+                    variants: [("ext 1.so".to_string(), 1), ("m.py".to_string(), 12)].into(),
+                },
+                TargetFiles::default(),
+            ],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        crate::archive::bootstrap::write_package(dir.path());
+        let script = r#"
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from _rshiv import unpack
+data = sys.stdin.buffer.read()
+out = [unpack.target_files(data, i) for i in ("a1", "b2", "")]
+for bad, wanted in ((data.replace(b"variant 1 ", b"variant x "), "b2"), (data, "c3"),
+                    (b"rshiv-targets 2\n", "a1")):
+    try:
+        unpack.target_files(bad, wanted)
+    except unpack.Fatal as error:
+        out.append(str(error))
+print(json.dumps(out))
+"#;
+        let mut child = std::process::Command::new("python3")
+            .args(["-I", "-c", script])
+            .arg(dir.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&manifest.to_text()).unwrap();
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        let out: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        for (k, target) in manifest.targets.iter().enumerate() {
+            assert_eq!(out[k]["missing"], serde_json::json!(target.missing), "{k}");
+            assert_eq!(
+                out[k]["variants"],
+                serde_json::json!(target.variants),
+                "{k}"
+            );
+        }
+        assert_eq!(
+            out[3],
+            "the archive is damaged: _rshiv/targets.txt line 6: 'variant x ext 1.so'"
+        );
+        assert_eq!(
+            out[4],
+            "the archive is damaged: _rshiv/targets.txt: no target of build id c3"
+        );
+        assert_eq!(
+            out[5],
+            "the archive is damaged: _rshiv/targets.txt does not start with 'rshiv-targets 1'"
         );
     }
 }

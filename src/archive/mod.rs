@@ -56,7 +56,7 @@
 //! # Several targets
 //!
 //! A payload built for several Python versions or platforms (issue 14) adds
-//! `_rshiv/targets.json` (DEFLATED, right before `__main__.py`) and stores the targets'
+//! `_rshiv/targets.txt` (DEFLATED, right before `__main__.py`) and stores the targets'
 //! differing files under `_rshiv/<i>/` in the inner zip, as `fleet` describes; a
 //! single-target pyz has neither.
 
