@@ -13,6 +13,9 @@ import time
 
 SOURCES = ".rshiv-sources"
 ENVIRONMENT = "environment.json"
+# The first runs' bootstrap modules, run from the pyz (names of src/archive/bootstrap.rs).
+EXTRACT = "_rshiv/extract.py"
+UNPACK = "_rshiv/unpack.py"
 TRUE_WORDS = ("yes", "true", "t", "1")
 ENTRY_VARS = ("ENTRY_POINT", "MODULE", "CONSOLE_SCRIPT", "INTERPRETER")
 
@@ -105,9 +108,8 @@ def start(baked, stub, extraction):
 def prepare(baked, settings, extraction):
     """Unpack if needed, check --no-modify, set sys.path and PYTHONPATH; return site-packages."""
     if extraction is None or settings.force_extract:
-        from _rshiv import extract
-
-        extraction = extract.obtain(baked, settings)
+        boot.pyz_module(UNPACK)  # before extract, which imports it
+        extraction = boot.pyz_module(EXTRACT).obtain(baked, settings)
     else:
         warn_refused(os.path.dirname(extraction))
         touch_markers()
@@ -498,9 +500,7 @@ def unsupported(baked):
     if sys.platform == "linux" and [sys.version_info[0], sys.version_info[1]] in [
         target["python"] for target in baked["targets"]
     ]:
-        from _rshiv.target import glibc_version
-
-        glibc = glibc_version()
+        glibc = boot.pyz_module(boot.TARGET).glibc_version()
         running += " with " + ("glibc %d.%d" % glibc if glibc else "a C library other than glibc")
     return "%s was built for %s; this is %s" % (baked["name"], built, running)
 
@@ -557,18 +557,16 @@ def make_dir(path):
 
 
 def bootstrap_module(extraction, member):
-    """The bootstrap module of pyz member `member` (`_rshiv/target.py`): already imported
-    (the stub imports `_rshiv.target` for a multi-target pyz), else the extraction's copy
+    """The bootstrap module of pyz member `member` (`_rshiv/target.py`): already loaded
+    (the stub runs `_rshiv.target` for a multi-target pyz), else the extraction's copy
     (compiled now if its bytecode is missing), else the pyz's."""
-    import importlib
-
     name = member[:-3].replace("/", ".")
     module = sys.modules.get(name)
     if module is None and extraction:
         module = boot.load_copy(extraction, member, name)
         if module is not None and not os.path.exists(module.__spec__.cached):
             compile_runtime(module.__file__)
-    return module or importlib.import_module(name)
+    return module or boot.pyz_module(member)
 
 
 def compile_runtime(path):
@@ -675,15 +673,15 @@ def build_hashes(archive, baked):
     import json
     import zipfile
 
-    from _rshiv.unpack import TARGETS, target_files, variant_member
+    unpack = boot.pyz_module(UNPACK)
 
     try:
         with zipfile.ZipFile(archive) as pyz:
             hashes = json.loads(pyz.read(ENVIRONMENT).decode("utf-8"))["hashes"]
             if "targets" in baked:
-                files = target_files(pyz.read(TARGETS), baked["build_id"])
+                files = unpack.target_files(pyz.read(unpack.TARGETS), baked["build_id"])
                 for path, i in files["variants"].items():
-                    hashes[path] = hashes.get(variant_member(i, path))
+                    hashes[path] = hashes.get(unpack.variant_member(i, path))
             return hashes
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise Fatal("cannot read the build's hashes from %s: %s" % (archive, error))

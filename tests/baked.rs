@@ -396,7 +396,7 @@ fn bootstrap_reads_exactly_the_baked_fields() {
             }
         }
     }
-    // Recorded for tools reading `__main__.py`, not for the bootstrap.
+    // Recorded for tools reading the stub's `_BAKED`, not for the bootstrap.
     let unread_by_design = BTreeSet::from(["format".to_owned()]);
     let unknown: Vec<_> = read_baked.difference(&baked).collect();
     assert!(

@@ -142,13 +142,14 @@ fn archive_layout_follows_the_format() {
             "_rshiv/bytecode.py",
             "_rshiv/extract.py",
             "_rshiv/runtime.py",
+            "_rshiv/stub.py",
             "_rshiv/target.py",
             "_rshiv/unpack.py",
             "__main__.py",
             "environment.json"
         ]
     );
-    // The payload and the warm path's `__main__.py` and `_rshiv/target.py` (a multi-target
+    // The payload and the warm path's `__main__.py`, stub and `_rshiv/target.py` (a multi-target
     // pyz's) are stored; what only first runs and tools read is deflated.
     for member in &pyz.outer {
         let deflated = [

@@ -4,7 +4,7 @@
 //! written into the user's own directories. Proof is the loader's own `python -v` lines
 //! (`# code object from '<pyc>'`), never timing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -149,6 +149,59 @@ fn second_run_reads_bytecode(minor: u32) {
 }
 
 every_cpython!(second_run_reads_bytecode);
+
+/// Python compiles `__main__.py` twice per start (runpy, and zipimport's get_filename), so
+/// it is a few lines; each bootstrap module is compiled once at most: the stub on every
+/// run, the runtime and the first run's modules on a first run, nothing else from the pyz
+/// on a warm run. Counted with the `compile` audit event (PEP 578), not timed.
+fn the_bootstrap_is_compiled_once(minor: u32) {
+    let python = python!(minor);
+    let t = with_bc();
+    let pyz = t.path("bc.pyz").display().to_string();
+    let count = r#"import json, runpy, sys
+pyz = sys.argv[1] + "/"
+counts = {}
+def hook(event, args):
+    if event == "compile" and isinstance(args[1], str) and args[1].startswith(pyz):
+        member = args[1][len(pyz):]
+        counts[member] = counts.get(member, 0) + 1
+sys.addaudithook(hook)
+del sys.argv[0]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    sys.stderr.write("compiled %s\n" % json.dumps(counts, sort_keys=True))
+"#;
+    let compiled = || -> BTreeMap<String, u64> {
+        let out = t.command(&python).args(["-c", count, &pyz]).run();
+        out.success().stdout_contains("bc 1 ");
+        let line = out
+            .stderr
+            .lines()
+            .find(|l| l.starts_with("compiled "))
+            .unwrap();
+        serde_json::from_str(&line["compiled ".len()..]).unwrap()
+    };
+    let first = compiled();
+    assert_eq!(first.get("__main__.py"), Some(&2), "{first:?}");
+    for module in [
+        "_rshiv/stub.py",
+        "_rshiv/runtime.py",
+        "_rshiv/extract.py",
+        "_rshiv/unpack.py",
+    ] {
+        assert_eq!(first.get(module), Some(&1), "{module}: {first:?}");
+    }
+    assert!(first.values().all(|&n| n <= 2), "{first:?}");
+    let warm = compiled();
+    let expected = BTreeMap::from([
+        ("__main__.py".to_string(), 2),
+        ("_rshiv/stub.py".to_string(), 1),
+    ]);
+    assert_eq!(warm, expected);
+}
+
+every_cpython!(the_bootstrap_is_compiled_once);
 
 /// One extraction run by two CPythons: each keeps its own bytecode (PEP 3147 tags), foreign
 /// bytecode under a version's name is not used, and an edited source is never run stale.

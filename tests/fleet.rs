@@ -231,8 +231,8 @@ fn one_target_is_a_single_target_pyz() {
     let pyz = Pyz::open(t.path("one.pyz"));
     assert!(!pyz.outer_names().contains(&"_rshiv/targets.txt"));
     assert!(pyz.environment().get("targets").is_none());
-    let main = String::from_utf8(pyz.outer_member("__main__.py").data.clone()).unwrap();
-    let baked = main.lines().find(|l| l.starts_with("_BAKED = ")).unwrap();
+    let stub = String::from_utf8(pyz.outer_member("_rshiv/stub.py").data.clone()).unwrap();
+    let baked = stub.lines().find(|l| l.starts_with("_BAKED = ")).unwrap();
     assert!(!baked.contains("\"targets\""), "{baked}");
 }
 
@@ -461,8 +461,8 @@ fn each_platform_gets_its_binary_wheel_and_its_needs() {
         !names.iter().any(|n| n.ends_with("/fastmath/common.py")),
         "{names:?}"
     );
-    let main = String::from_utf8(pyz.outer_member("__main__.py").data.clone()).unwrap();
-    let baked_line = main
+    let stub = String::from_utf8(pyz.outer_member("_rshiv/stub.py").data.clone()).unwrap();
+    let baked_line = stub
         .lines()
         .find(|line| line.starts_with("_BAKED = "))
         .unwrap();

@@ -470,12 +470,12 @@ fn make_executable(path: &Path) {
 }
 
 /// The launcher's cache root (`cache::layout::cache_root`, which `rshiv cache` uses too) and
-/// the bootstrap's (`cache_root` in bootstrap/__main__.py) must agree, or interpreter and
+/// the bootstrap's (`cache_root` in bootstrap/stub.py) must agree, or interpreter and
 /// payload part ways.
 #[test]
 fn the_launcher_and_the_bootstrap_agree_on_the_cache_root() {
     let python = python!(11);
-    let stub = Path::new(env!("CARGO_MANIFEST_DIR")).join("bootstrap/__main__.py");
+    let stub = Path::new(env!("CARGO_MANIFEST_DIR")).join("bootstrap/stub.py");
     let script = "import importlib.util, json, os, sys\n\
         spec = importlib.util.spec_from_file_location('stub', sys.argv[1])\n\
         stub = importlib.util.module_from_spec(spec)\n\

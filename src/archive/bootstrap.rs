@@ -1,8 +1,9 @@
 //! The Python runtime that goes into every pyz, embedded at compile time.
 //!
-//! `bootstrap/__main__.py` holds one line `_BAKED = None  # rshiv:baked`; the build replaces
-//! it with `_BAKED = {...}`, a Python literal of the build's constants (see
-//! `environment::Baked`), so that a warm start reads nothing from the archive.
+//! `bootstrap/stub.py` holds one line `_BAKED = None  # rshiv:baked`; the build replaces it
+//! with `_BAKED = {...}`, a Python literal of the build's constants (see `environment::Baked`),
+//! so that a warm start reads nothing else from the archive. `bootstrap/__main__.py`, the
+//! PEP 441 entry, runs it.
 
 use anyhow::{bail, Result};
 use serde_json::Value;
@@ -11,8 +12,11 @@ use super::environment::{Baked, Environment};
 use super::fleet::Manifest;
 use super::pack::TailMember;
 
-/// Source of the warm path, with the baked line still a placeholder.
-pub const MAIN_TEMPLATE: &str = include_str!("../../bootstrap/__main__.py");
+/// The PEP 441 `__main__.py`: a few lines that run the stub (Python compiles this file twice
+/// per start, the stub once).
+pub const MAIN: &str = include_str!("../../bootstrap/__main__.py");
+/// Source of the warm path, `_rshiv/stub.py`, with the baked line still a placeholder.
+pub const STUB_TEMPLATE: &str = include_str!("../../bootstrap/stub.py");
 /// Everything after the stub (settings, dispatch, rare features): `_rshiv/runtime.py`.
 pub const RUNTIME: &str = include_str!("../../bootstrap/runtime.py");
 /// The extraction's bytecode loader, cached in the extraction and imported by every run:
@@ -26,15 +30,17 @@ pub const TARGET: &str = include_str!("../../bootstrap/target.py");
 pub const EXTRACT: &str = include_str!("../../bootstrap/extract.py");
 /// The payload reader and parallel unpacker, imported by first runs only: `_rshiv/unpack.py`.
 pub const UNPACK: &str = include_str!("../../bootstrap/unpack.py");
-/// The placeholder line in `MAIN_TEMPLATE`.
+/// The placeholder line in `STUB_TEMPLATE`.
 pub const BAKED_PLACEHOLDER: &str = "_BAKED = None  # rshiv:baked";
 
 /// The names of the outer zip's members that the bootstrap and Rust share (the payload's
 /// is [`super::pack::PAYLOAD_NAME`]). The bootstrap spells them too; the drift test in
 /// `cache::layout` runs it and compares.
 pub mod member {
-    /// The PEP 441 entry: the stub.
+    /// The PEP 441 entry, which runs the stub.
     pub const MAIN: &str = "__main__.py";
+    /// The stub, with the build's constants baked in.
+    pub const STUB: &str = "_rshiv/stub.py";
     /// The `_rshiv` package's `__init__.py`.
     pub const PACKAGE: &str = "_rshiv/__init__.py";
     pub const BYTECODE: &str = "_rshiv/bytecode.py";
@@ -49,21 +55,22 @@ pub mod member {
     pub const TARGETS: &str = "_rshiv/targets.txt";
 }
 
-/// `__main__.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
-pub fn render_main(baked: &Baked) -> Result<String> {
-    render(MAIN_TEMPLATE, baked)
+/// `_rshiv/stub.py` with the placeholder line replaced by `_BAKED = <baked as a literal>`.
+pub fn render_stub(baked: &Baked) -> Result<String> {
+    render(STUB_TEMPLATE, baked)
 }
 
 /// The outer zip's members after the payload, in the order the format fixes (see
-/// `archive`): the `_rshiv` package, its runtime, `targets.txt` for several targets,
-/// `__main__.py`, `environment.json`.
+/// `archive`): the `_rshiv` package (its stub and runtime), `targets.txt` for several
+/// targets, `__main__.py`, `environment.json`.
 pub fn tail_members(
     baked: &Baked,
     env: &Environment,
     targets: Option<&Manifest>,
 ) -> Result<Vec<TailMember>> {
-    // The warm path reads only `__main__.py` (stored, so zipimport needs no zlib); the
-    // runtime and environment.json are read on first runs and by tools, so they shrink.
+    // The warm path reads only `__main__.py` and the stub (stored, so zipimport needs no
+    // zlib); the runtime and environment.json are read on first runs and by tools, so they
+    // shrink.
     let tail = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
         name: name.to_string(),
         data,
@@ -74,14 +81,15 @@ pub fn tail_members(
         tail(member::BYTECODE, BYTECODE.as_bytes().to_vec(), true),
         tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
         tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
-        // Read by the warm path of a multi-target pyz: stored, like `__main__.py`.
+        tail(member::STUB, render_stub(baked)?.into_bytes(), false),
+        // Read by the warm path of a multi-target pyz: stored, like the stub.
         tail(member::TARGET, TARGET.as_bytes().to_vec(), false),
         tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
     ];
     if let Some(targets) = targets {
         members.push(tail(member::TARGETS, targets.to_text(), true));
     }
-    members.push(tail(member::MAIN, render_main(baked)?.into_bytes(), false));
+    members.push(tail(member::MAIN, MAIN.as_bytes().to_vec(), false));
     members.push(tail(member::ENVIRONMENT, env.to_json()?, true));
     Ok(members)
 }
@@ -93,7 +101,7 @@ fn render(template: &str, baked: &Baked) -> Result<String> {
         .filter(|line| is_placeholder(line))
         .count();
     if found != 1 {
-        bail!("bootstrap/__main__.py must hold the line `{BAKED_PLACEHOLDER}` exactly once, found it {found} times");
+        bail!("bootstrap/stub.py must hold the line `{BAKED_PLACEHOLDER}` exactly once, found it {found} times");
     }
     let mut literal = String::new();
     python_literal(&serde_json::to_value(baked)?, &mut literal);
@@ -184,7 +192,7 @@ pub(crate) fn write_package(dir: &std::path::Path) {
     ] {
         std::fs::write(package.join(name), source).unwrap();
     }
-    std::fs::write(dir.join("stub.py"), MAIN_TEMPLATE).unwrap();
+    std::fs::write(package.join("stub.py"), STUB_TEMPLATE).unwrap();
 }
 
 #[cfg(test)]
@@ -237,9 +245,9 @@ mod tests {
 
     #[test]
     fn the_template_renders_and_the_placeholder_is_required() {
-        let main = render_main(&Baked::default()).unwrap();
-        assert!(!main.contains(BAKED_PLACEHOLDER));
-        assert!(main.contains("\n_BAKED = {\"build_id\": \"\", "), "{main}");
+        let stub = render_stub(&Baked::default()).unwrap();
+        assert!(!stub.contains(BAKED_PLACEHOLDER));
+        assert!(stub.contains("\n_BAKED = {\"build_id\": \"\", "), "{stub}");
         let err = render("print(1)\n", &Baked::default())
             .unwrap_err()
             .to_string();
@@ -309,7 +317,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
         let manifest = Manifest::default();
         let several = names(Some(&manifest));
         assert_eq!(
-            several[6..],
+            several[7..],
             ["_rshiv/targets.txt", "__main__.py", "environment.json"]
         );
         let names = names(None);
@@ -320,6 +328,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
                 "_rshiv/bytecode.py",
                 "_rshiv/extract.py",
                 "_rshiv/runtime.py",
+                "_rshiv/stub.py",
                 "_rshiv/target.py",
                 "_rshiv/unpack.py",
                 "__main__.py",

@@ -10,15 +10,16 @@
 //!   _rshiv/bytecode.py           DEFLATED: the extraction's bytecode loader (copied out)
 //!   _rshiv/extract.py            DEFLATED: the extraction protocol (first runs only)
 //!   _rshiv/runtime.py            DEFLATED: everything after the stub (bootstrap/runtime.py)
+//!   _rshiv/stub.py               STORED: warm path, with the build's constants baked in
 //!   _rshiv/target.py             STORED: the native check, a multi-target pyz's choice of target
 //!   _rshiv/unpack.py             DEFLATED: the payload reader and unpacker (first runs only)
-//!   __main__.py                  STORED: warm path, with the build's constants baked in
+//!   __main__.py                  STORED: the PEP 441 entry, a few lines that run the stub
 //!   environment.json             DEFLATED: shiv's fields plus rshiv's (see `environment`)
 //!   central directory
 //! ```
 //!
 //! Why an inner archive: CPython's `zipimport` reads the whole central directory of the
-//! outer zip at every start (about 50 ms per 6,000 entries). Nine outer entries keep that
+//! outer zip at every start (about 50 ms per 6,000 entries). Ten outer entries keep that
 //! cost flat whatever the payload holds, and since only `zipfile` (which has ZIP64) ever
 //! reads the inner archive, payloads over 65,535 files or 4 GiB run on CPython 3.8.
 //! The payload is the first member, so its data starts at a fixed offset:

@@ -1,5 +1,5 @@
 //! The shared-machine rules of the extraction protocol, as functions any Rust code can
-//! call (`rshiv cache`, a native launcher); `bootstrap/__main__.py` and `extract.py` apply
+//! call (`rshiv cache`, a native launcher); `bootstrap/stub.py` and `extract.py` apply
 //! the same rules to the same paths (`root_problem`, `trusted`, `open_regular`,
 //! `create_lock` there).
 //!
@@ -51,7 +51,7 @@ pub fn ours(path: &Path) -> bool {
 }
 
 /// Whether `path` is a real directory of this (real) user that no one else may write: what
-/// the private fallback root must be (`is_private_dir` of bootstrap/__main__.py).
+/// the private fallback root must be (`is_private_dir` of bootstrap/stub.py).
 pub fn is_private_dir(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|meta| {
         meta.mode() & S_IFMT == S_IFDIR
@@ -61,7 +61,7 @@ pub fn is_private_dir(path: &Path) -> bool {
 }
 
 /// Whether `root` is, or could be made as, a directory this process may write into
-/// (`root_writable` of bootstrap/__main__.py): its nearest existing part is a directory
+/// (`root_writable` of bootstrap/stub.py): its nearest existing part is a directory
 /// that access(2) lets us write. While it is not, the fallback root is looked in first.
 pub fn root_writable(root: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
@@ -323,7 +323,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         crate::archive::bootstrap::write_package(dir.path());
         let script = format!(
-            "import sys\nsys.path.insert(0, sys.argv[1])\nimport stub\n\
+            "import sys\nsys.path.insert(0, sys.argv[1])\nfrom _rshiv import stub\n\
              print(stub.{function}(sys.argv[2]) or '')"
         );
         let root = path;

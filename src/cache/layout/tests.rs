@@ -128,8 +128,7 @@ fn bootstrap_answers(open: &'static str) -> Value {
     let script = r#"
 import json, os, sys
 sys.path.insert(0, sys.argv[1])
-import stub
-from _rshiv import bytecode, extract, runtime, unpack
+from _rshiv import bytecode, extract, runtime, stub, unpack
 runtime.boot = stub
 out = {"roots": [], "fallbacks": []}
 for case in json.loads(sys.stdin.read()):
@@ -146,7 +145,7 @@ out["trash"] = extract.trash_name("api_1", 12, "x9z")
 out["marker_text"] = extract.marker_text("my_app", "b_2", 3, 40)
 out["consts"] = {
     "MARKER": stub.MARKER, "COPY": stub.COPY % ("bytecode", 0xAB), "SOURCES": runtime.SOURCES,
-    "RUNTIME": stub.RUNTIME, "BYTECODE": stub.BYTECODE, "TARGET": stub.TARGET, "MIRROR": bytecode.MIRROR, "PAYLOAD": unpack.PAYLOAD, "TARGETS": unpack.TARGETS, "VARIANTS": unpack.VARIANTS, "VARIANT": unpack.variant_member(2, "pkg/mod.py"), "ENVIRONMENT": runtime.ENVIRONMENT,
+    "RUNTIME": stub.RUNTIME, "BYTECODE": stub.BYTECODE, "TARGET": stub.TARGET, "EXTRACT": runtime.EXTRACT, "UNPACK": runtime.UNPACK, "MIRROR": bytecode.MIRROR, "PAYLOAD": unpack.PAYLOAD, "TARGETS": unpack.TARGETS, "VARIANTS": unpack.VARIANTS, "VARIANT": unpack.variant_member(2, "pkg/mod.py"), "ENVIRONMENT": runtime.ENVIRONMENT,
     "MARKER_VERSION": extract.MARKER_VERSION,
 }
 print(json.dumps(out))
@@ -217,6 +216,8 @@ fn the_bootstrap_follows_the_layout() {
     assert_eq!(consts["RUNTIME"], member::RUNTIME);
     assert_eq!(consts["BYTECODE"], member::BYTECODE);
     assert_eq!(consts["TARGET"], member::TARGET);
+    assert_eq!(consts["EXTRACT"], member::EXTRACT);
+    assert_eq!(consts["UNPACK"], member::UNPACK);
     assert_eq!(consts["MIRROR"], BYTECODE_MIRROR);
     assert_eq!(consts["ENVIRONMENT"], member::ENVIRONMENT);
     assert_eq!(consts["PAYLOAD"], PAYLOAD_NAME);
