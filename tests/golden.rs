@@ -14,7 +14,7 @@ const PAYLOAD_SHA256: &str = "f8b9193ad44b34d99a81398645e6f605266ffab0446f97f2a9
 const ENVIRONMENT_SHA256: &str = "91ee2df63dcbb6936241d8be82e06ade0d4fce549c70fac1b41dd9fade3be0ad";
 /// sha256 of the whole pyz: the above plus the shebang and the bootstrap's files, so a
 /// change to `bootstrap/*.py` changes it (and only it) on purpose.
-const FILE_SHA256: &str = "fede70e20fe8f2a13895ccc970d78b6db4a2fe8e266a920fe1d9465fc2511002";
+const FILE_SHA256: &str = "606976ea0c311f5293201aa6e6691ed98430f531ee3518ea258b7d4f8341ca62";
 
 /// A `--site-packages` tree (no installer, no interpreter, no index) with names whose
 /// bytewise order differs from a locale's, an executable, an empty file, a compressible
