@@ -241,6 +241,12 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
         }
     };
     let provenance = provenance.or(hashed);
+    // The start-up files' bytecode is for the build interpreter; without one (or if it
+    // cannot compile), the pyz compiles them at each start, as any other version does.
+    let python =
+        interpreter.or_else(|| Interpreter::find(settings.install.build_python.as_deref()).ok());
+    let compile =
+        |sources: &[(&str, &str)]| install::precompile::compile(python.as_ref()?, sources).ok();
     let mut tail = |summary: &PayloadSummary| {
         let baked = match &fleet {
             Some(fleet) => Baked {
@@ -275,7 +281,7 @@ pub fn build(settings: &Settings, progress: &dyn Progress) -> Result<Outcome> {
             ..Environment::from_baked(&baked)
         };
         let manifest = fleet.as_ref().map(|f| &f.merged.manifest);
-        archive::bootstrap::tail_members(&baked, &environment, manifest)
+        archive::bootstrap::tail_members(&baked, &environment, manifest, compile)
     };
     let summary = write_atomically(&settings.output, |file| match &bundle {
         Some(bundle) => bundle.write(file, settings.root.as_deref(), |file| {

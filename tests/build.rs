@@ -143,14 +143,17 @@ fn archive_layout_follows_the_format() {
             "_rshiv/extract.py",
             "_rshiv/runtime.py",
             "_rshiv/stub.py",
+            "_rshiv/stub.pyc",
             "_rshiv/target.py",
             "_rshiv/unpack.py",
             "__main__.py",
+            "__main__.pyc",
             "environment.json"
         ]
     );
-    // The payload and the warm path's `__main__.py`, stub and `_rshiv/target.py` (a multi-target
-    // pyz's) are stored; what only first runs and tools read is deflated.
+    // The payload and the warm path's `__main__.py`, stub, their bytecode and
+    // `_rshiv/target.py` (a multi-target pyz's) are stored; what only first runs and tools
+    // read is deflated.
     for member in &pyz.outer {
         let deflated = [
             "_rshiv/bytecode.py",

@@ -150,13 +150,9 @@ fn second_run_reads_bytecode(minor: u32) {
 
 every_cpython!(second_run_reads_bytecode);
 
-/// Python compiles `__main__.py` twice per start (runpy, and zipimport's get_filename), so
-/// it is a few lines; each bootstrap module is compiled once at most: the stub on every
-/// run, the runtime and the first run's modules on a first run, nothing else from the pyz
-/// on a warm run. Counted with the `compile` audit event (PEP 578), not timed.
-fn the_bootstrap_is_compiled_once(minor: u32) {
-    let python = python!(minor);
-    let t = with_bc();
+/// Each run of `python -c COUNT bc.pyz`: how often each of the pyz's members was compiled
+/// (the `compile` audit event, PEP 578), not timed.
+fn compiled(t: &Test, python: &Path) -> BTreeMap<String, u64> {
     let pyz = t.path("bc.pyz").display().to_string();
     let count = r#"import json, runpy, sys
 pyz = sys.argv[1] + "/"
@@ -172,36 +168,71 @@ try:
 finally:
     sys.stderr.write("compiled %s\n" % json.dumps(counts, sort_keys=True))
 "#;
-    let compiled = || -> BTreeMap<String, u64> {
-        let out = t.command(&python).args(["-c", count, &pyz]).run();
-        out.success().stdout_contains("bc 1 ");
-        let line = out
-            .stderr
-            .lines()
-            .find(|l| l.starts_with("compiled "))
-            .unwrap();
-        serde_json::from_str(&line["compiled ".len()..]).unwrap()
-    };
-    let first = compiled();
-    assert_eq!(first.get("__main__.py"), Some(&2), "{first:?}");
-    for module in [
-        "_rshiv/stub.py",
-        "_rshiv/runtime.py",
-        "_rshiv/extract.py",
-        "_rshiv/unpack.py",
-    ] {
+    let out = t.command(python).args(["-c", count, &pyz]).run();
+    out.success().stdout_contains("bc 1 ");
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("compiled "))
+        .unwrap();
+    serde_json::from_str(&line["compiled ".len()..]).unwrap()
+}
+
+/// `bc.pyz` built with `--build-python`.
+fn bc_built_by(python: &Path) -> Test {
+    let t = Test::new();
+    let wheels = t.wheels(&[bc()]);
+    let python = python.display().to_string();
+    t.build(
+        &["bc", "-c", "bc", "-o", "bc.pyz", "--build-python", &python],
+        &wheels,
+    )
+    .success();
+    t
+}
+
+/// The first runs' modules (`_rshiv/runtime.py`, `extract.py`, `unpack.py`) are compiled
+/// once each, from the pyz.
+#[track_caller]
+fn assert_first_run_modules_once(first: &BTreeMap<String, u64>) {
+    for module in ["_rshiv/runtime.py", "_rshiv/extract.py", "_rshiv/unpack.py"] {
         assert_eq!(first.get(module), Some(&1), "{module}: {first:?}");
     }
-    assert!(first.values().all(|&n| n <= 2), "{first:?}");
-    let warm = compiled();
-    let expected = BTreeMap::from([
-        ("__main__.py".to_string(), 2),
-        ("_rshiv/stub.py".to_string(), 1),
-    ]);
-    assert_eq!(warm, expected);
+}
+
+/// Run by the interpreter that built it, a pyz compiles nothing at a warm start:
+/// `__main__.pyc` and `_rshiv/stub.pyc` are that interpreter's bytecode. A first run
+/// compiles only its own modules (and the empty `_rshiv/__init__.py`), once each.
+fn the_bootstrap_is_compiled_once(minor: u32) {
+    let python = python!(minor);
+    let t = bc_built_by(&python);
+    let first = compiled(&t, &python);
+    assert_first_run_modules_once(&first);
+    for member in ["__main__.py", "_rshiv/stub.py"] {
+        assert!(!first.contains_key(member), "{member}: {first:?}");
+    }
+    assert_eq!(compiled(&t, &python), BTreeMap::new());
 }
 
 every_cpython!(the_bootstrap_is_compiled_once);
+
+/// Another interpreter ignores the build interpreter's bytecode (its magic number differs)
+/// and compiles the sources: `__main__.py` twice (runpy, and zipimport's get_filename), so
+/// it is a few lines, and the stub once.
+#[test]
+fn another_interpreter_compiles_the_stub_once() {
+    let (builder, runner) = (python!(11), python!(12));
+    let t = bc_built_by(&builder);
+    let first = compiled(&t, &runner);
+    assert_first_run_modules_once(&first);
+    assert_eq!(first.get("__main__.py"), Some(&2), "{first:?}");
+    assert_eq!(first.get("_rshiv/stub.py"), Some(&1), "{first:?}");
+    let warm = BTreeMap::from([
+        ("__main__.py".to_string(), 2),
+        ("_rshiv/stub.py".to_string(), 1),
+    ]);
+    assert_eq!(compiled(&t, &runner), warm);
+}
 
 /// One extraction run by two CPythons: each keeps its own bytecode (PEP 3147 tags), foreign
 /// bytecode under a version's name is not used, and an edited source is never run stale.

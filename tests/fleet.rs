@@ -152,7 +152,10 @@ fn each_target_is_resolved_on_its_own_and_shared_files_stored_once() {
         .iter()
         .position(|n| *n == "_rshiv/targets.txt")
         .unwrap();
-    assert_eq!(names[at + 1..], ["__main__.py", "environment.json"]);
+    assert_eq!(
+        names[at + 1..],
+        ["__main__.py", "__main__.pyc", "environment.json"]
+    );
     let manifest = manifest_targets(&fleet.outer_member("_rshiv/targets.txt").data);
 
     // Every distinct (path, contents) of the single builds is one member, shared ones once.

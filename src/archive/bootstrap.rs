@@ -12,8 +12,9 @@ use super::environment::{Baked, Environment};
 use super::fleet::Manifest;
 use super::pack::TailMember;
 
-/// The PEP 441 `__main__.py`: a few lines that run the stub (Python compiles this file twice
-/// per start, the stub once).
+/// The PEP 441 `__main__.py`: a few lines that run the stub, from its bytecode when the pyz
+/// has the running interpreter's (else Python compiles this file twice per start, the stub
+/// once).
 pub const MAIN: &str = include_str!("../../bootstrap/__main__.py");
 /// Source of the warm path, `_rshiv/stub.py`, with the baked line still a placeholder.
 pub const STUB_TEMPLATE: &str = include_str!("../../bootstrap/stub.py");
@@ -41,6 +42,10 @@ pub mod member {
     pub const MAIN: &str = "__main__.py";
     /// The stub, with the build's constants baked in.
     pub const STUB: &str = "_rshiv/stub.py";
+    /// `__main__.py` and the stub compiled by the build interpreter (see
+    /// `install::precompile`), when it could.
+    pub const MAIN_PYC: &str = "__main__.pyc";
+    pub const STUB_PYC: &str = "_rshiv/stub.pyc";
     /// The `_rshiv` package's `__init__.py`.
     pub const PACKAGE: &str = "_rshiv/__init__.py";
     pub const BYTECODE: &str = "_rshiv/bytecode.py";
@@ -62,11 +67,14 @@ pub fn render_stub(baked: &Baked) -> Result<String> {
 
 /// The outer zip's members after the payload, in the order the format fixes (see
 /// `archive`): the `_rshiv` package (its stub and runtime), `targets.txt` for several
-/// targets, `__main__.py`, `environment.json`.
+/// targets, `__main__.py`, `environment.json`. `compile` gives the bytecode of
+/// `(member name, source)` pairs for the build interpreter, or None: then the pyz carries
+/// no `__main__.pyc` and `_rshiv/stub.pyc`, and every interpreter compiles those sources.
 pub fn tail_members(
     baked: &Baked,
     env: &Environment,
     targets: Option<&Manifest>,
+    compile: impl FnOnce(&[(&str, &str)]) -> Option<Vec<Vec<u8>>>,
 ) -> Result<Vec<TailMember>> {
     // The warm path reads only `__main__.py` and the stub (stored, so zipimport needs no
     // zlib); the runtime and environment.json are read on first runs and by tools, so they
@@ -76,20 +84,31 @@ pub fn tail_members(
         data,
         deflate,
     };
+    let stub = render_stub(baked)?;
+    let compiled = compile(&[(member::MAIN, MAIN), (member::STUB, &stub)]);
+    let (main_pyc, stub_pyc) = match compiled.as_deref() {
+        Some([main, stub]) => (Some(main.clone()), Some(stub.clone())),
+        _ => (None, None),
+    };
     let mut members = vec![
         tail(member::PACKAGE, Vec::new(), false),
         tail(member::BYTECODE, BYTECODE.as_bytes().to_vec(), true),
         tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
         tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
-        tail(member::STUB, render_stub(baked)?.into_bytes(), false),
+        tail(member::STUB, stub.into_bytes(), false),
+    ];
+    // Read by the warm path: stored, like the sources they are compiled from.
+    members.extend(stub_pyc.map(|data| tail(member::STUB_PYC, data, false)));
+    members.extend([
         // Read by the warm path of a multi-target pyz: stored, like the stub.
         tail(member::TARGET, TARGET.as_bytes().to_vec(), false),
         tail(member::UNPACK, UNPACK.as_bytes().to_vec(), true),
-    ];
+    ]);
     if let Some(targets) = targets {
         members.push(tail(member::TARGETS, targets.to_text(), true));
     }
     members.push(tail(member::MAIN, MAIN.as_bytes().to_vec(), false));
+    members.extend(main_pyc.map(|data| tail(member::MAIN_PYC, data, false)));
     members.push(tail(member::ENVIRONMENT, env.to_json()?, true));
     Ok(members)
 }
@@ -308,11 +327,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
     #[test]
     fn tail_members_come_in_the_documented_order() {
         let names = |targets| -> Vec<String> {
-            tail_members(&Baked::default(), &Environment::default(), targets)
-                .unwrap()
-                .into_iter()
-                .map(|m| m.name)
-                .collect()
+            tail_members(&Baked::default(), &Environment::default(), targets, |_| {
+                None
+            })
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect()
         };
         let manifest = Manifest::default();
         let several = names(Some(&manifest));

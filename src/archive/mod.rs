@@ -11,9 +11,12 @@
 //!   _rshiv/extract.py            DEFLATED: the extraction protocol (first runs only)
 //!   _rshiv/runtime.py            DEFLATED: everything after the stub (bootstrap/runtime.py)
 //!   _rshiv/stub.py               STORED: warm path, with the build's constants baked in
+//!   _rshiv/stub.pyc              STORED: the stub compiled by the build interpreter (PEP 552)
 //!   _rshiv/target.py             STORED: the native check, a multi-target pyz's choice of target
 //!   _rshiv/unpack.py             DEFLATED: the payload reader and unpacker (first runs only)
+//!   _rshiv/targets.txt           DEFLATED: each target's files (a multi-target pyz only)
 //!   __main__.py                  STORED: the PEP 441 entry, a few lines that run the stub
+//!   __main__.pyc                 STORED: `__main__.py` compiled by the build interpreter
 //!   environment.json             DEFLATED: shiv's fields plus rshiv's (see `environment`)
 //!   central directory
 //! ```

@@ -137,7 +137,7 @@ fn pack_to(
             build_id: summary.build_id.clone(),
             ..Environment::default()
         };
-        tail_members(&baked, &env, None)
+        tail_members(&baked, &env, None, |_| None)
     };
     let summary = write_pyz(&mut file, payload, options, progress, &mut tail).unwrap();
     drop(file);

@@ -17,6 +17,7 @@ mod flags;
 mod interpreter;
 pub mod lock;
 mod pip;
+pub mod precompile;
 mod process;
 mod project;
 mod pyproject;
