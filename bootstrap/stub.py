@@ -1,7 +1,8 @@
 """rshiv's start-up stub, `_rshiv/stub.py`: find the extraction, hand over.
 
-`__main__.py` compiles it from the pyz at every start (once: an import through zipimport
-would compile it twice), so it holds only what must run before the extraction is found: the
+`__main__.py` runs it from the pyz at every start: its bytecode `_rshiv/stub.pyc` when that
+is the running interpreter's, else compiled from source, once (an import through zipimport
+would compile it twice). It holds only what must run before the extraction is found: the
 lstat of each part of the cache root (nothing another user controls is trusted), one open,
 fstat, flock and stat of the marker. The runtime (`_rshiv/runtime.py`) then comes from the
 extraction's bytecode-cached copy, or from the pyz on a first run. The runtime calls back

@@ -151,15 +151,17 @@ fn archive_layout_follows_the_format() {
             "environment.json"
         ]
     );
-    // The payload and the warm path's `__main__.py`, stub, their bytecode and
-    // `_rshiv/target.py` (a multi-target pyz's) are stored; what only first runs and tools
-    // read is deflated.
+    // The payload, `__main__.pyc` (read before zlib can be imported) and `_rshiv/target.py`
+    // (a multi-target pyz's warm path) are stored; the rest is deflated.
     for member in &pyz.outer {
         let deflated = [
             "_rshiv/bytecode.py",
             "_rshiv/extract.py",
             "_rshiv/runtime.py",
+            "_rshiv/stub.py",
+            "_rshiv/stub.pyc",
             "_rshiv/unpack.py",
+            "__main__.py",
             "environment.json",
         ]
         .contains(&member.name.as_str());

@@ -14,7 +14,7 @@ const PAYLOAD_SHA256: &str = "f8b9193ad44b34d99a81398645e6f605266ffab0446f97f2a9
 const ENVIRONMENT_SHA256: &str = "91ee2df63dcbb6936241d8be82e06ade0d4fce549c70fac1b41dd9fade3be0ad";
 /// sha256 of the whole pyz: the above plus the shebang and the bootstrap's files, so a
 /// change to `bootstrap/*.py` changes it (and only it) on purpose.
-const FILE_SHA256: &str = "dbf2656588728b5c7dd9bf289d54f314d1b08395125f990911dbe8df1db6e3f3";
+const FILE_SHA256: &str = "2bc8249e25217a6fb5faca117ff64a48ec177eba9f6cea14184c93c946d02d54";
 
 /// A `--site-packages` tree (no installer, no interpreter, no index) with names whose
 /// bytewise order differs from a locale's, an executable, an empty file, a compressible

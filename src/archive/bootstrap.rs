@@ -76,9 +76,12 @@ pub fn tail_members(
     targets: Option<&Manifest>,
     compile: impl FnOnce(&[(&str, &str)]) -> Option<Vec<Vec<u8>>>,
 ) -> Result<Vec<TailMember>> {
-    // The warm path reads only `__main__.py` and the stub (stored, so zipimport needs no
-    // zlib); the runtime and environment.json are read on first runs and by tools, so they
-    // shrink.
+    // The warm path reads `__main__.pyc` (stored: zipimport reads it before anything can
+    // import zlib) and the stub's bytecode (deflated: zlib's import costs nothing
+    // measurable, and the pyz stays as small as shiv's); the sources (for other
+    // interpreters), the runtime and environment.json are read on first runs, by other
+    // versions and by tools, so they shrink. Without the bytecode, the sources are the
+    // warm path and stay stored.
     let tail = |name: &str, data: Vec<u8>, deflate: bool| TailMember {
         name: name.to_string(),
         data,
@@ -95,10 +98,9 @@ pub fn tail_members(
         tail(member::BYTECODE, BYTECODE.as_bytes().to_vec(), true),
         tail(member::EXTRACT, EXTRACT.as_bytes().to_vec(), true),
         tail(member::RUNTIME, RUNTIME.as_bytes().to_vec(), true),
-        tail(member::STUB, stub.into_bytes(), false),
+        tail(member::STUB, stub.into_bytes(), stub_pyc.is_some()),
     ];
-    // Read by the warm path: stored, like the sources they are compiled from.
-    members.extend(stub_pyc.map(|data| tail(member::STUB_PYC, data, false)));
+    members.extend(stub_pyc.map(|data| tail(member::STUB_PYC, data, true)));
     members.extend([
         // Read by the warm path of a multi-target pyz: stored, like the stub.
         tail(member::TARGET, TARGET.as_bytes().to_vec(), false),
@@ -107,7 +109,11 @@ pub fn tail_members(
     if let Some(targets) = targets {
         members.push(tail(member::TARGETS, targets.to_text(), true));
     }
-    members.push(tail(member::MAIN, MAIN.as_bytes().to_vec(), false));
+    members.push(tail(
+        member::MAIN,
+        MAIN.as_bytes().to_vec(),
+        main_pyc.is_some(),
+    ));
     members.extend(main_pyc.map(|data| tail(member::MAIN_PYC, data, false)));
     members.push(tail(member::ENVIRONMENT, env.to_json()?, true));
     Ok(members)

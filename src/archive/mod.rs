@@ -10,16 +10,20 @@
 //!   _rshiv/bytecode.py           DEFLATED: the extraction's bytecode loader (copied out)
 //!   _rshiv/extract.py            DEFLATED: the extraction protocol (first runs only)
 //!   _rshiv/runtime.py            DEFLATED: everything after the stub (bootstrap/runtime.py)
-//!   _rshiv/stub.py               STORED: warm path, with the build's constants baked in
-//!   _rshiv/stub.pyc              STORED: the stub compiled by the build interpreter (PEP 552)
+//!   _rshiv/stub.py               DEFLATED: the stub, with the build's constants baked in *
+//!   _rshiv/stub.pyc              DEFLATED: the stub compiled by the build interpreter (PEP 552)
 //!   _rshiv/target.py             STORED: the native check, a multi-target pyz's choice of target
 //!   _rshiv/unpack.py             DEFLATED: the payload reader and unpacker (first runs only)
 //!   _rshiv/targets.txt           DEFLATED: each target's files (a multi-target pyz only)
-//!   __main__.py                  STORED: the PEP 441 entry, a few lines that run the stub
+//!   __main__.py                  DEFLATED: the PEP 441 entry, a few lines that run the stub *
 //!   __main__.pyc                 STORED: `__main__.py` compiled by the build interpreter
 //!   environment.json             DEFLATED: shiv's fields plus rshiv's (see `environment`)
 //!   central directory
 //! ```
+//!
+//! The two `.pyc` members are there when the build interpreter could compile them
+//! (`install::precompile`); the warm path of that Python version reads them, any other
+//! reads the sources. Without them, the sources marked * are the warm path and STORED.
 //!
 //! Why an inner archive: CPython's `zipimport` reads the whole central directory of the
 //! outer zip at every start (about 50 ms per 6,000 entries). Ten outer entries keep that

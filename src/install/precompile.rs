@@ -1,7 +1,9 @@
 //! Bytecode of the pyz's start-up files (`__main__.py`, the rendered stub) for the build
 //! interpreter, so that a warm start run by that version compiles nothing.
 //!
-//! Each is a PEP 552 unchecked-hash `.pyc` (`py_compile`'s `UNCHECKED_HASH`): it holds the
+//! Each is a PEP 552 unchecked-hash `.pyc` (`py_compile`'s `UNCHECKED_HASH`), compiled
+//! without docstrings (`optimize=2`: the two files have no asserts, and a smaller pyz reads
+//! faster); it holds the
 //! source's hash but is used without reading the source, as pip's installs can be; the pyz
 //! is written once and never changed in place, so the two cannot drift apart. An interpreter
 //! whose magic number differs ignores it and compiles the source (zipimport and
@@ -19,7 +21,7 @@ const COMPILE: &str = "import os, py_compile, sys
 folder, names = sys.argv[1], sys.argv[2:]
 for i, name in enumerate(names):
     source = os.path.join(folder, '%d.py' % i)
-    py_compile.compile(source, source + 'c', name, doraise=True,
+    py_compile.compile(source, source + 'c', name, doraise=True, optimize=2,
                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 ";
 
