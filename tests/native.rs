@@ -107,12 +107,12 @@ fn make_kit() -> Result<Kit, String> {
 
 /// `name` on PATH, else in the CI venv beside the repository.
 fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let ci = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/venv/bin");
-    std::env::split_paths(&path)
-        .chain([ci])
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
+    support::on_path(name).or_else(|| {
+        let ci = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".ci/venv/bin")
+            .join(name);
+        ci.is_file().then_some(ci)
+    })
 }
 
 /// A console script that says which interpreter runs it and which build of its compiled

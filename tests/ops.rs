@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::python;
-use crate::support::{greet, Project, Pyz, Test, Wheel};
+use crate::support::{greet, on_path, Project, Pyz, Test, Wheel};
 
 /// A payload whose entry point says it is ready, then runs until its stdin closes: a
 /// stand-in for a service.
@@ -450,7 +450,7 @@ fn config_unknown_key_is_an_error() {
 /// The example's units pass `systemd-analyze verify` (skipped where it is not installed).
 #[test]
 fn deploy_units_verify() {
-    let Ok(analyze) = which("systemd-analyze") else {
+    let Some(analyze) = on_path("systemd-analyze") else {
         eprintln!("skipped: systemd-analyze not found");
         return;
     };
@@ -475,11 +475,4 @@ fn deploy_units_verify() {
         .success()
         .stderr_lacks("simple_api");
     assert!(started.elapsed() < Duration::from_secs(60));
-}
-
-fn which(program: &str) -> Result<std::path::PathBuf, ()> {
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
-        .ok_or(())
 }

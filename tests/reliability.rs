@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::support::{any_python, hold_flock, listing, tree, wait_exit, Output, Pyz, Test};
+use crate::support::{
+    any_python, hold_flock, listing, on_path, tree, wait_exit, Output, Pyz, Test,
+};
 use crate::{python, require};
 
 /// How long to wait for a spawned process to reach a point or to end.
@@ -177,7 +179,7 @@ fn assert_complete(root: &Path, stem: &str, payload: &BTreeMap<String, u64>) {
 fn crowd(t: &Test, python: &Path, runs: &[(&str, &str)], env: &[(&str, &str)]) {
     let gate = t.path("gate");
     let release = t.path("release");
-    let flock = which("flock");
+    let flock = on_path("flock");
     let mut holder = flock
         .as_ref()
         .map(|_| hold_flock(t, python, &gate, &release, PATIENCE));
@@ -910,12 +912,4 @@ fn completions_and_man_page() {
     man.success()
         .stdout_contains(".TH")
         .stdout_contains("rshiv");
-}
-
-/// A program on PATH, if any.
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }

@@ -4,7 +4,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::support::{build_greet, greet, Test, Wheel};
+use crate::support::{build_greet, greet, on_path, Test, Wheel};
 use crate::{every_cpython, python};
 
 /// `sys.path`: the standard library, then the extracted payload, then the interpreter's
@@ -200,12 +200,7 @@ fn chunk_unmaps(t: &Test, strace: &Path, python: &Path, args: &[&str], name: &st
 /// same calls stay in one chunk of 1 MiB. Counted with strace, not timed.
 fn the_app_does_not_cross_frame_chunks(minor: u32) {
     let python = python!(minor);
-    let strace = crate::require_on_ci!(
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(|dir| dir.join("strace"))
-            .find(|path| path.is_file()),
-        "strace not found"
-    );
+    let strace = crate::require_on_ci!(on_path("strace"), "strace not found");
     let t = Test::new();
     let wheels = t.wheels(&[deep()]);
     t.build(&["deep", "-e", "deep:main", "-o", "deep.pyz"], &wheels)

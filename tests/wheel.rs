@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 use crate::network::{copy_example, offline, serves_hello_world};
 use crate::support::pyz::{members, Member};
-use crate::support::{greet, Test};
+use crate::support::{greet, on_path, Test};
 use crate::{python, uv};
 
 /// maturin, or (outside CI) skip the test saying why.
@@ -36,15 +36,10 @@ macro_rules! maturin {
 
 /// `$RSHIV_TEST_MATURIN`, else the first `maturin` on PATH.
 fn maturin() -> Option<PathBuf> {
-    let on_path = || {
-        std::env::split_paths(&std::env::var_os("PATH")?)
-            .map(|dir| dir.join("maturin"))
-            .find(|candidate| candidate.is_file())
-    };
     std::env::var_os("RSHIV_TEST_MATURIN")
         .map(PathBuf::from)
         .filter(|path| path.is_file())
-        .or_else(on_path)
+        .or_else(|| on_path("maturin"))
 }
 
 /// The checkout: where Cargo.toml and pyproject.toml are.

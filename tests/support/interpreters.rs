@@ -196,7 +196,8 @@ pub fn on_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
 }
 
-fn on_path(name: &str) -> Option<PathBuf> {
+/// The first `name` on this process's PATH that is a file.
+pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 pub use apps::{build_greet, greet, proj};
 pub use command::{Cmd, Output};
-pub use interpreters::{any_python, has_uv, python, pythons, uv, Installer};
+pub use interpreters::{any_python, has_uv, on_path, python, pythons, uv, Installer};
 pub use project::Project;
 pub use pyz::Pyz;
 pub use wheel::Wheel;
