@@ -88,10 +88,11 @@ pub fn tail_members(
         deflate,
     };
     let stub = render_stub(baked)?;
-    let compiled = compile(&[(member::MAIN, MAIN), (member::STUB, &stub)]);
-    let (main_pyc, stub_pyc) = match compiled.as_deref() {
-        Some([main, stub]) => (Some(main.clone()), Some(stub.clone())),
-        _ => (None, None),
+    let compiled: Option<[Vec<u8>; 2]> = compile(&[(member::MAIN, MAIN), (member::STUB, &stub)])
+        .and_then(|pycs| pycs.try_into().ok());
+    let (main_pyc, stub_pyc) = match compiled {
+        Some([main, stub]) => (Some(main), Some(stub)),
+        None => (None, None),
     };
     let mut members = vec![
         tail(member::PACKAGE, Vec::new(), false),

@@ -26,7 +26,7 @@
 //! reads the sources. Without them, the sources marked * are the warm path and STORED.
 //!
 //! Why an inner archive: CPython's `zipimport` reads the whole central directory of the
-//! outer zip at every start (about 50 ms per 6,000 entries). Ten outer entries keep that
+//! outer zip at every start (about 50 ms per 6,000 entries). A dozen outer entries keep that
 //! cost flat whatever the payload holds, and since only `zipfile` (which has ZIP64) ever
 //! reads the inner archive, payloads over 65,535 files or 4 GiB run on CPython 3.8.
 //! The payload is the first member, so its data starts at a fixed offset:

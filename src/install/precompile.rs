@@ -3,11 +3,10 @@
 //!
 //! Each is a PEP 552 unchecked-hash `.pyc` (`py_compile`'s `UNCHECKED_HASH`), compiled
 //! without docstrings (`optimize=2`: the two files have no asserts, and a smaller pyz reads
-//! faster); it holds the
-//! source's hash but is used without reading the source, as pip's installs can be; the pyz
-//! is written once and never changed in place, so the two cannot drift apart. An interpreter
-//! whose magic number differs ignores it and compiles the source (zipimport and
-//! `bootstrap/__main__.py` both check).
+//! faster). It holds the source's hash but is used without reading the source, as pip's
+//! installs can be: the pyz is written once and never changed in place, so the two cannot
+//! drift apart. An interpreter whose magic number differs ignores it and compiles the
+//! source (zipimport and `bootstrap/__main__.py` both check).
 
 use std::process::Command;
 
